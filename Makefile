@@ -1,0 +1,65 @@
+# vfio-p2p: Linux 6.12 with our vfio series, built from Debian's source
+# package, booted under QEMU behind an emulated Intel IOMMU, and tested there.
+#
+#   make run      build the p2p kernel, boot it, narrate a P2P DMA
+#   make check    every test: checkpatch, KUnit and kselftests on the debug kernel
+#
+# See README.md for the rest.
+
+# The one place the kernel source is pinned.
+LINUX_SOURCE_VERSION := 6.12.117-1~deb12u1
+
+BUILD ?= $(CURDIR)/build
+# Which tree make check boots: p2p (ours) or stock (pristine Debian source).
+TREE ?= p2p
+FLAVOR ?= debug
+EXTRA_TESTS ?=
+BREAK ?=
+export BUILD EXTRA_TESTS BREAK
+
+RIG := $(CURDIR)/rig
+
+.PHONY: help check run deps source tree kernel stock p2p selftests checkpatch unsaved clean
+.NOTPARALLEL:
+
+help:
+	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@$(RIG)/deps.sh '$(LINUX_SOURCE_VERSION)' '$(BUILD)/.deps-stamp'
+
+source: deps
+	@$(RIG)/tree.sh source
+
+tree: source
+	@$(RIG)/tree.sh p2p
+
+# The kernel make check boots (TREE, FLAVOR); stock and p2p build both trees.
+kernel: tree
+	@$(RIG)/kbuild.sh $(TREE) $(FLAVOR)
+
+stock p2p: tree
+	@$(RIG)/kbuild.sh $@ $(FLAVOR)
+
+selftests: tree
+	@$(RIG)/selftests.sh '$(BUILD)/kselftest'
+
+checkpatch: tree
+	@$(RIG)/checkpatch.sh
+
+check: checkpatch kernel selftests
+	@$(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
+
+run: tree
+	@$(RIG)/kbuild.sh p2p $(FLAVOR)
+	@$(RIG)/selftests.sh '$(BUILD)/kselftest'
+	@$(RIG)/guest-run.sh demo p2p $(FLAVOR)
+
+# Edits in the p2p tree that the repo does not hold (exit 1 if any).
+unsaved:
+	@$(RIG)/tree.sh unsaved
+
+# Build output only; the p2p tree goes too, unless it holds unsaved edits.
+clean:
+	@$(RIG)/tree.sh unsaved || { echo "make clean: refusing, save the edits above first" >&2; exit 1; }
+	rm -rf '$(BUILD)'

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Helpers shared by the vfio-p2p selftests and the demo; see vfio_p2p_util.h
+ * for the devices and the model.  Everything here is plain vfio uAPI: the
+ * group/container interface of type1, region info, and reads and writes of
+ * the device fd.  Functions return 0 or -errno and never exit, so a harness
+ * test can report what failed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "vfio_p2p_util.h"
+
+static int read_sysfs_hex(const char *dir, const char *name, unsigned long *val)
+{
+	char path[PATH_MAX], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	*val = strtoul(buf, NULL, 16);
+	return 0;
+}
+
+static int bdf_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char * const *)a, *(char * const *)b);
+}
+
+int vfio_p2p_find(uint16_t vendor, uint16_t device, int nth, char *bdf, size_t len)
+{
+	const char *base = "/sys/bus/pci/drivers/vfio-pci";
+	char *names[64];
+	int n = 0, i, ret = -ENODEV;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(base);
+	if (!d)
+		return -ENODEV;
+	while ((de = readdir(d)) && n < 64) {
+		char dir[PATH_MAX];
+		unsigned long v, dv;
+
+		if (!strchr(de->d_name, ':'))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name);
+		if (read_sysfs_hex(dir, "vendor", &v) || read_sysfs_hex(dir, "device", &dv))
+			continue;
+		if (v == vendor && dv == device)
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), bdf_cmp);
+	if (nth < n) {
+		snprintf(bdf, len, "%s", names[nth]);
+		ret = 0;
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	return ret;
+}
+
+int vfio_p2p_container_open(void)
+{
+	int fd = open("/dev/vfio/vfio", O_RDWR);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+static int group_of(const char *bdf)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	slash = strrchr(link, '/');
+	return slash ? atoi(slash + 1) : -EINVAL;
+}
+
+int vfio_p2p_dev_open(struct vfio_p2p_dev *dev, const char *bdf, int container,
+		      int iommu_type)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	char path[64];
+	int ret;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->group_fd = -1;
+	dev->fd = -1;
+	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);
+	dev->group_id = group_of(bdf);
+	if (dev->group_id < 0)
+		return dev->group_id;
+	snprintf(path, sizeof(path), "/dev/vfio/%d", dev->group_id);
+	dev->group_fd = open(path, O_RDWR);
+	if (dev->group_fd < 0)
+		return -errno;
+	if (ioctl(dev->group_fd, VFIO_GROUP_GET_STATUS, &status))
+		return -errno;
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return -EBUSY;
+	if (ioctl(dev->group_fd, VFIO_GROUP_SET_CONTAINER, &container))
+		return -errno;
+	if (iommu_type && ioctl(container, VFIO_SET_IOMMU, iommu_type))
+		return -errno;
+	ret = ioctl(dev->group_fd, VFIO_GROUP_GET_DEVICE_FD, dev->bdf);
+	if (ret < 0)
+		return -errno;
+	dev->fd = ret;
+	return 0;
+}
+
+void vfio_p2p_dev_close(struct vfio_p2p_dev *dev)
+{
+	if (dev->fd >= 0)
+		close(dev->fd);
+	if (dev->group_fd >= 0)
+		close(dev->group_fd);
+	dev->fd = -1;
+	dev->group_fd = -1;
+}
+
+int vfio_p2p_region_info(struct vfio_p2p_dev *dev, int index,
+			 struct vfio_p2p_region *region)
+{
+	struct vfio_region_info info = { .argsz = sizeof(info), .index = index };
+
+	if (ioctl(dev->fd, VFIO_DEVICE_GET_REGION_INFO, &info))
+		return -errno;
+	region->map = NULL;
+	region->size = info.size;
+	region->offset = info.offset;
+	region->flags = info.flags;
+	return 0;
+}
+
+void *vfio_p2p_region_mmap(struct vfio_p2p_dev *dev, struct vfio_p2p_region *region,
+			   uint64_t offset, size_t len, int prot)
+{
+	return mmap(NULL, len, prot, MAP_SHARED, dev->fd, region->offset + offset);
+}
+
+int vfio_p2p_pci_command(struct vfio_p2p_dev *dev, uint16_t set, uint16_t clear)
+{
+	struct vfio_p2p_region cfg;
+	uint16_t cmd;
+	int ret;
+
+	ret = vfio_p2p_region_info(dev, VFIO_PCI_CONFIG_REGION_INDEX, &cfg);
+	if (ret)
+		return ret;
+	if (pread(dev->fd, &cmd, sizeof(cmd), cfg.offset + PCI_COMMAND) != sizeof(cmd))
+		return -EIO;
+	cmd = (cmd | set) & ~clear;
+	if (pwrite(dev->fd, &cmd, sizeof(cmd), cfg.offset + PCI_COMMAND) != sizeof(cmd))
+		return -EIO;
+	return 0;
+}
+
+int vfio_p2p_map(int container, void *vaddr, uint64_t iova, uint64_t size,
+		 uint32_t flags)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = flags,
+		.vaddr = (uintptr_t)vaddr,
+		.iova = iova,
+		.size = size,
+	};
+
+	return ioctl(container, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
+}
+
+int64_t vfio_p2p_unmap(int container, uint64_t iova, uint64_t size, uint32_t flags)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.flags = flags,
+		.iova = iova,
+		.size = size,
+	};
+
+	if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap))
+		return -errno;
+	return unmap.size;
+}
+
+#define EDU_REG_LIVENESS	0x04
+#define EDU_REG_DMA_SRC		0x80
+#define EDU_REG_DMA_DST		0x88
+#define EDU_REG_DMA_COUNT	0x90
+#define EDU_REG_DMA_CMD		0x98
+#define EDU_DMA_START		0x1
+#define EDU_DMA_TO_IOVA		0x2	/* edu buffer -> bus address */
+
+static void edu_w64(void *bar0, unsigned int reg, uint64_t val)
+{
+	*(volatile uint64_t *)((char *)bar0 + reg) = val;
+}
+
+static uint64_t edu_r64(void *bar0, unsigned int reg)
+{
+	return *(volatile uint64_t *)((char *)bar0 + reg);
+}
+
+static int edu_dma(void *bar0, uint64_t src, uint64_t dst, uint32_t len,
+		   uint64_t dir)
+{
+	struct timespec start, now;
+
+	if (len == 0 || len > EDU_DMA_MAX)
+		return -EINVAL;
+	edu_w64(bar0, EDU_REG_DMA_SRC, src);
+	edu_w64(bar0, EDU_REG_DMA_DST, dst);
+	edu_w64(bar0, EDU_REG_DMA_COUNT, len);
+	edu_w64(bar0, EDU_REG_DMA_CMD, EDU_DMA_START | dir);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	/* The engine runs off a 100 ms QEMU timer; allow for a slow TCG guest. */
+	while (edu_r64(bar0, EDU_REG_DMA_CMD) & EDU_DMA_START) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec > 20)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
+	return 0;
+}
+
+int edu_dma_from_iova(void *edu_bar0, uint64_t iova, uint32_t len)
+{
+	return edu_dma(edu_bar0, iova, EDU_BUF_ADDR, len, 0);
+}
+
+int edu_dma_to_iova(void *edu_bar0, uint64_t iova, uint32_t len)
+{
+	return edu_dma(edu_bar0, EDU_BUF_ADDR, iova, len, EDU_DMA_TO_IOVA);
+}
+
+bool edu_alive(void *edu_bar0)
+{
+	volatile uint32_t *reg = (uint32_t *)((char *)edu_bar0 + EDU_REG_LIVENESS);
+
+	*reg = 0x12345678;
+	return *reg == (uint32_t)~0x12345678;
+}
+
+static uint8_t pattern_byte(size_t i, uint32_t seed)
+{
+	uint32_t x = seed ^ (uint32_t)(i * 2654435761U);
+
+	x ^= x >> 15;
+	x *= 0x2c1b3c6dU;
+	x ^= x >> 12;
+	return x & 0xff;
+}
+
+void vfio_p2p_fill(void *buf, size_t len, uint32_t seed)
+{
+	volatile uint8_t *p = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = pattern_byte(i, seed);
+}
+
+long vfio_p2p_check(const void *buf, size_t len, uint32_t seed)
+{
+	const volatile uint8_t *p = buf;
+	uint8_t flip = vfio_p2p_break_requested() ? 1 : 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (uint8_t)(pattern_byte(i, seed) ^ flip))
+			return (long)i;
+	return -1;
+}
+
+uint32_t vfio_p2p_seed(void)
+{
+	static uint32_t counter;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ (getpid() << 8)) +
+	       ++counter * 0x9e3779b9U;
+}
+
+uint64_t vfio_p2p_fnv1a64(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+void vfio_p2p_host_expect_bytes(const char *bdf, uint64_t offset,
+				const void *buf, size_t len)
+{
+	printf("# vfio-p2p-host-expect: bdf=%s offset=0x%llx len=%zu fnv1a64=0x%016llx\n",
+	       bdf, (unsigned long long)offset, len,
+	       (unsigned long long)vfio_p2p_fnv1a64(buf, len));
+	fflush(stdout);
+}
+
+void vfio_p2p_host_expect(const char *bdf, uint64_t offset, size_t len,
+			  uint32_t seed)
+{
+	uint8_t *buf = malloc(len);
+
+	if (!buf)
+		return;
+	vfio_p2p_fill(buf, len, seed);
+	vfio_p2p_host_expect_bytes(bdf, offset, buf, len);
+	free(buf);
+}
+
+bool vfio_p2p_break_requested(void)
+{
+	const char *v = getenv("VFIO_P2P_SELFTEST_BREAK");
+
+	return v && *v && strcmp(v, "0");
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers shared by the vfio-p2p selftests and the demo.
+ *
+ * The rig's guest has two assignable PCI devices behind an emulated Intel
+ * IOMMU, both bound to vfio-pci:
+ *
+ *  - QEMU's "edu" device (1234:11e8), whose DMA engine copies between a 4 KiB
+ *    internal buffer at device address 0x40000 and any bus address.  Through
+ *    vfio, that bus address is an IOVA of the container: the engine is how a
+ *    test makes a device do DMA to whatever type1 mapped.
+ *  - ivshmem-plain (1af4:1110), whose BAR2 is host memory shared with a file
+ *    on the host.  Its BAR2 mmap is the peer BAR that P2P DMA targets; what
+ *    lands in it can be read back in the guest through the mmap and on the
+ *    host in the backing file.
+ *
+ * A test opens both devices' groups into one type1 container, maps anonymous
+ * memory and the BAR2 mmap at IOVAs of its choosing, and moves bytes through
+ * the edu buffer: RAM -> edu -> BAR and BAR -> edu -> RAM.
+ */
+#ifndef VFIO_P2P_UTIL_H
+#define VFIO_P2P_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EDU_VENDOR		0x1234
+#define EDU_DEVICE		0x11e8
+#define IVSHMEM_VENDOR		0x1af4
+#define IVSHMEM_DEVICE		0x1110
+
+#define EDU_BUF_ADDR		0x40000ULL
+/* QEMU 7.2 kills itself on a full 4096-byte transfer (off by one). */
+#define EDU_DMA_MAX		4095U
+
+#define IVSHMEM_BAR		2
+
+struct vfio_p2p_dev {
+	char bdf[16];
+	int group_id;
+	int group_fd;
+	int fd;
+};
+
+struct vfio_p2p_region {
+	void *map;		/* mmap of the region, or NULL */
+	uint64_t size;
+	uint64_t offset;	/* offset of the region in the device fd */
+	uint32_t flags;
+};
+
+/* Find the nth (from 0) PCI function with this id that is bound to vfio-pci. */
+int vfio_p2p_find(uint16_t vendor, uint16_t device, int nth, char *bdf, size_t len);
+
+/* Open /dev/vfio/vfio; returns the fd or -errno. */
+int vfio_p2p_container_open(void);
+
+/*
+ * Open the device's group, add it to @container and, when @iommu_type is not
+ * zero, set the container's IOMMU type.  Then get the device fd.
+ */
+int vfio_p2p_dev_open(struct vfio_p2p_dev *dev, const char *bdf, int container,
+		      int iommu_type);
+void vfio_p2p_dev_close(struct vfio_p2p_dev *dev);
+
+int vfio_p2p_region_info(struct vfio_p2p_dev *dev, int index,
+			 struct vfio_p2p_region *region);
+/* mmap @len bytes of a region at @offset in it; MAP_FAILED on error. */
+void *vfio_p2p_region_mmap(struct vfio_p2p_dev *dev, struct vfio_p2p_region *region,
+			   uint64_t offset, size_t len, int prot);
+
+/* Read-modify-write the PCI command register through the config region. */
+int vfio_p2p_pci_command(struct vfio_p2p_dev *dev, uint16_t set, uint16_t clear);
+
+int vfio_p2p_map(int container, void *vaddr, uint64_t iova, uint64_t size,
+		 uint32_t flags);
+/* Returns the unmapped size, or -errno. */
+int64_t vfio_p2p_unmap(int container, uint64_t iova, uint64_t size, uint32_t flags);
+
+/*
+ * The edu DMA engine.  Both calls start a transfer, wait for it to finish
+ * (the engine clears its busy bit) and return 0, or -ETIMEDOUT.
+ */
+int edu_dma_from_iova(void *edu_bar0, uint64_t iova, uint32_t len);
+int edu_dma_to_iova(void *edu_bar0, uint64_t iova, uint32_t len);
+/* The edu liveness register: reads back the bitwise NOT of what was written. */
+bool edu_alive(void *edu_bar0);
+
+/* A byte pattern that depends on @seed, so stale memory cannot pass for it. */
+void vfio_p2p_fill(void *buf, size_t len, uint32_t seed);
+/* Index of the first byte that differs from the pattern, or -1 if none. */
+long vfio_p2p_check(const void *buf, size_t len, uint32_t seed);
+uint32_t vfio_p2p_seed(void);
+uint64_t vfio_p2p_fnv1a64(const void *buf, size_t len);
+
+/*
+ * Tell the rig what a BAR must hold at the end of the run: after power-off it
+ * compares @len bytes at @offset of the device's host backing file with the
+ * hash of the pattern.  The last line for an offset wins.
+ */
+void vfio_p2p_host_expect(const char *bdf, uint64_t offset, size_t len,
+			  uint32_t seed);
+/* The same for arbitrary bytes. */
+void vfio_p2p_host_expect_bytes(const char *bdf, uint64_t offset,
+				const void *buf, size_t len);
+
+/* Set by the rig (make check BREAK=1) to prove that a wrong result fails. */
+bool vfio_p2p_break_requested(void);
+
+#endif /* VFIO_P2P_UTIL_H */

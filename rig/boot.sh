@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Boot a rig kernel under QEMU (TCG) behind an emulated Intel IOMMU.
+# Usage: boot.sh BZIMAGE INITRAMFS OUTDIR MODE [EXTRA_CMDLINE]
+#
+# Devices: edu (the DMA engine) at 00:03.0 and ivshmem-plain at 00:04.0,
+# whose BAR2 is the host file OUTDIR/ivshmem0.mem (made afresh, all zeroes).
+# The kernel console goes to OUTDIR/console.log; the guest's test stream
+# (ttyS1) to OUTDIR/tests.log, shown live.  Exits with QEMU's status, 124
+# when the boot timed out (BOOT_TIMEOUT seconds).
+set -euo pipefail
+kernel=$1 initrd=$2 out=$3 mode=$4 extra=${5:-}
+timeout=${BOOT_TIMEOUT:-900}
+shm_size=${IVSHMEM_SIZE:-16M}
+mkdir -p "$out"
+rm -f "$out/console.log" "$out/tests.log" "$out/ivshmem0.mem"
+truncate -s "$shm_size" "$out/ivshmem0.mem"
+echo "0000:00:04.0 $out/ivshmem0.mem" >"$out/host-files"
+: >"$out/tests.log"
+
+# /dev/kvm exists on these machines but a KVM guest dies there: TCG only.
+qemu=(qemu-system-x86_64
+	-machine q35,kernel-irqchip=split,accel=tcg
+	-smp 2 -m "${GUEST_MEM:-1024}"
+	-display none -monitor none -no-reboot
+	-device intel-iommu,intremap=on,caching-mode=on
+	-device edu,dma_mask=0xffffffffffffffff,addr=0x3
+	-object "memory-backend-file,id=shm0,mem-path=$out/ivshmem0.mem,size=$shm_size,share=on"
+	-device ivshmem-plain,memdev=shm0,addr=0x4
+	-serial "file:$out/console.log"
+	-serial "file:$out/tests.log"
+	-kernel "$kernel" -initrd "$initrd"
+	-append "console=ttyS0 intel_iommu=on panic=-1 rig.mode=$mode $extra")
+printf '%q ' "${qemu[@]}" >"$out/qemu.cmdline"
+echo >>"$out/qemu.cmdline"
+
+start=$(date +%s)
+timeout --kill-after=10 "$timeout" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
+qpid=$!
+# Show the test stream while the guest runs (carriage returns from the tty).
+tail -n +1 -f --pid=$qpid "$out/tests.log" | tr -d '\r' &
+tpid=$!
+rc=0
+wait $qpid || rc=$?
+sleep 0.5
+kill $tpid 2>/dev/null || true
+wait $tpid 2>/dev/null || true
+echo "rig: QEMU exited with status $rc after $(( $(date +%s) - start ))s (console log: $out/console.log)"
+[ $rc = 124 ] && echo "rig: the boot timed out after ${timeout}s"
+exit $rc

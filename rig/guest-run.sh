@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Boot a built kernel with the rig's initramfs and judge the run.
+# Usage: guest-run.sh check|demo TREE FLAVOR
+#   EXTRA_TESTS=DIR  executables to run after our own tests (check)
+#   BREAK=1          make the P2P test expect wrong bytes: the run must fail
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$repo/build}
+mode=$1 tree=$2 flavor=$3
+out=$BUILD/run/$tree-$flavor-$mode
+kernel=$BUILD/obj/$tree-$flavor/arch/x86/boot/bzImage
+mkdir -p "$out"
+[ -f "$kernel" ] || { echo "rig: no kernel at $kernel" >&2; exit 1; }
+
+cmdline=""
+[ "${BREAK:-}" = 1 ] && cmdline+=" rig.break=1"
+[ "$mode" = demo ] && cmdline+=" kunit.enable=0"
+"$repo/rig/initramfs.sh" "$BUILD/src/linux" "$BUILD/kselftest" "$out/initramfs.cpio" \
+	"$([ "$mode" = check ] && echo "${EXTRA_TESTS:-}")"
+
+echo "rig: booting the $tree-$flavor kernel under QEMU (TCG, q35, intel-iommu, edu + ivshmem)"
+rc=0
+"$repo/rig/boot.sh" "$kernel" "$out/initramfs.cpio" "$out" "$mode" "$cmdline" || rc=$?
+
+if [ "$mode" = demo ]; then
+	line=$(grep -a 'vfio-p2p-host-expect' "$out/tests.log" | tail -1 || true)
+	if [ -n "$line" ]; then
+		len=$(sed -n 's/.* len=\([0-9]*\).*/\1/p' <<<"$line")
+		echo "rig: on the host, the first $len bytes of the ivshmem backing file $out/ivshmem0.mem now read:"
+		echo "    \"$(head -c "$len" "$out/ivshmem0.mem" | tr -d '\0')\""
+	fi
+fi
+python3 "$repo/rig/summary.py" --srcdir "$BUILD/src/linux" --out "$out" --qemu-status $rc \
+	$([ "$mode" = demo ] && echo --no-kunit)

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Build the guest initramfs with the kernel's own usr/gen_init_cpio:
+# busybox-static, rig/guest/init, the installed kselftests and, when given,
+# every executable of EXTRA_TESTS (run after ours, in file-name order).
+# Usage: initramfs.sh SRCDIR KSELFTEST_INSTALL_DIR OUT.cpio [EXTRA_TESTS_DIR]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$repo/build}
+srcdir=$1 ksft=$2 out=$3 extra=${4:-}
+gen=$BUILD/tools/gen_init_cpio
+mkdir -p "$(dirname "$gen")"
+if [ ! -x "$gen" ] || [ "$srcdir/usr/gen_init_cpio.c" -nt "$gen" ]; then
+	gcc -O2 -o "$gen" "$srcdir/usr/gen_init_cpio.c"
+fi
+list=$out.list
+{
+	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /kselftest; do
+		echo "dir $d 0755 0 0"
+	done
+	echo "nod /dev/console 0600 0 0 c 5 1"
+	echo "file /bin/busybox /bin/busybox 0755 0 0"
+	echo "slink /bin/sh busybox 0777 0 0"
+	echo "file /usr/bin/timeout $repo/rig/guest/timeout 0755 0 0"
+	echo "file /init $repo/rig/guest/init 0755 0 0"
+	(cd "$ksft" && find . -mindepth 1 | sort) | while IFS= read -r f; do
+		f=${f#./}
+		if [ -d "$ksft/$f" ]; then
+			echo "dir /kselftest/$f 0755 0 0"
+		else
+			echo "file /kselftest/$f $(readlink -f "$ksft/$f") 0755 0 0"
+		fi
+	done
+	if [ -n "$extra" ]; then
+		[ -d "$extra" ] || { echo "rig: EXTRA_TESTS=$extra is not a directory" >&2; exit 1; }
+		echo "dir /kselftest/extra 0755 0 0"
+		echo "file /kselftest/extra/settings $repo/rig/guest/extra-settings 0644 0 0"
+		n=0
+		for f in $(cd "$extra" && ls | sort); do
+			[ -f "$extra/$f" ] && [ -x "$extra/$f" ] || continue
+			echo "file /kselftest/extra/$f $(readlink -f "$extra/$f") 0755 0 0"
+			n=$((n + 1))
+		done
+		echo "rig: EXTRA_TESTS: $n executable(s) from $extra" >&2
+	fi
+} >"$list"
+"$gen" "$list" >"$out"

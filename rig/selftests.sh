@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Build and install our kselftests (static) from the p2p tree with the
+# kernel's own kselftest Makefiles: the result is a run_kselftest.sh tree.
+# Usage: selftests.sh INSTALL_DIR
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$repo/build}
+src=$BUILD/p2p/linux
+obj=$BUILD/obj/selftests
+install=$1
+mkdir -p "$obj"
+mk() { env -u BUILD make -s -C "$src" O="$obj" ARCH=x86_64 "$@"; }
+mk headers >/dev/null
+rm -rf "$install"
+env -u BUILD make -s -C "$src/tools/testing/selftests" O="$obj" TARGETS=vfio \
+	KSFT_INSTALL_PATH="$install" install >/dev/null
+echo "rig: kselftests installed in $install: $(cat "$install/kselftest-list.txt" | tr '\n' ' ')"

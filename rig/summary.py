@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Read what a rig boot left behind and say whether it passed.
+
+Inputs, all in the boot's output directory:
+  console.log  the kernel console: KUnit's KTAP (parsed by the kernel's own
+               tools/testing/kunit/kunit.py parse) and any kernel report;
+  tests.log    the guest's test stream: the rig's TAP documents and the
+               kselftest runner's (one program per test, its harness output
+               nested behind "# ");
+  host-files   "BDF PATH" of each ivshmem backing file, which the host checks
+               against the "vfio-p2p-host-expect" lines the tests printed.
+
+Prints one summary line per suite and ends with the plain
+"N passed, N failed, N skipped".  Exits 1 when a test failed, a kernel report
+appeared, the guest did not finish (timeout, panic) or no test ran at all.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+REPORT = re.compile(
+    r'(BUG:|WARNING:|KASAN:|UBSAN:|Kernel panic|Oops|general protection fault|'
+    r'kernel BUG at|possible circular locking|possible recursive locking|'
+    r'inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|'
+    r'unreferenced object 0x|ODEBUG:|Call Trace:|list_add corruption|'
+    r'list_del corruption|refcount_t:)')
+TAP_RESULT = re.compile(r'^(not ok|ok)\s+\d+\s+(.*?)(\s+#\s*(.*))?$')
+HOST_EXPECT = re.compile(
+    r'vfio-p2p-host-expect: bdf=(\S+) offset=(0x[0-9a-f]+) len=(\d+) fnv1a64=(0x[0-9a-f]+)')
+
+
+class Suite:
+    def __init__(self, name):
+        self.name = name
+        self.passed = self.failed = self.skipped = 0
+        self.failures = []
+
+    def add(self, status, name):
+        if status == 'pass':
+            self.passed += 1
+        elif status == 'skip':
+            self.skipped += 1
+        else:
+            self.failed += 1
+            self.failures.append(name)
+
+    def total(self):
+        return self.passed + self.failed + self.skipped
+
+
+def tap_status(ok, directive):
+    d = (directive or '').strip().upper()
+    if d.startswith('SKIP'):
+        return 'skip'
+    if d.startswith('XFAIL'):
+        return 'pass'
+    return 'pass' if ok == 'ok' else 'fail'
+
+
+def parse_kunit(srcdir, console, outdir, suites):
+    """Run kunit.py parse on the console log; one suite per KUnit suite."""
+    kunit = os.path.join(srcdir, 'tools/testing/kunit/kunit.py')
+    js = os.path.join(outdir, 'kunit.json')
+    if os.path.exists(js):
+        os.unlink(js)
+    res = subprocess.run([sys.executable, kunit, 'parse', '--json=' + js, console],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(os.path.join(outdir, 'kunit.txt'), 'w') as f:
+        f.write(res.stdout)
+    if not os.path.exists(js):
+        s = Suite('kunit')
+        s.add('fail', 'kunit.py parse found no KTAP output in the console log')
+        suites.append(s)
+        return
+    with open(js) as f:
+        top = json.load(f)
+
+    def leaves(group, prefix):
+        for case in group.get('test_cases', []):
+            yield prefix + case['name'], case['status']
+        for sub in group.get('sub_groups', []):
+            yield from leaves(sub, prefix + sub['name'] + '.')
+
+    for group in top.get('sub_groups', []):
+        s = Suite('kunit: ' + group['name'])
+        for name, status in leaves(group, ''):
+            s.add({'PASS': 'pass', 'SKIP': 'skip'}.get(status, 'fail'), name)
+        suites.append(s)
+    for case in top.get('test_cases', []):
+        # A suite with no cases, or one that crashed before its cases ran.
+        s = Suite('kunit: ' + case['name'])
+        s.add({'PASS': 'pass', 'SKIP': 'skip'}.get(case['status'], 'fail'), case['name'])
+        suites.append(s)
+
+
+def parse_tests(lines, suites):
+    """The guest stream: rig TAP documents and kselftest runner output."""
+    rig = Suite('rig')
+    prog = None     # the kselftest program whose output we are in
+    inner = None    # its harness results
+    host_lines = []
+    done = False
+    for raw in lines:
+        line = raw.rstrip('\r\n')
+        m = HOST_EXPECT.search(line)
+        if m:
+            host_lines.append(m.groups())
+            continue
+        if line.startswith('# rig: done'):
+            done = True
+            continue
+        hdr = re.match(r'^# selftests: (\S+): (\S+)$', line)
+        if hdr:
+            prog = hdr.group(2)
+            inner = Suite('kselftest: ' + hdr.group(1) + '/' + prog)
+            continue
+        if prog and line.startswith('# '):
+            m = TAP_RESULT.match(line[2:])
+            if m:
+                inner.add(tap_status(m.group(1), m.group(4)), m.group(2))
+            continue
+        m = TAP_RESULT.match(line)
+        if not m:
+            continue
+        status = tap_status(m.group(1), m.group(4))
+        if prog and m.group(2).startswith('selftests:'):
+            # The runner's verdict on the whole program.  Without harness
+            # results the program counts as one test; a failing verdict
+            # (crash, timeout, bad exit) over passing cases is one more failure.
+            if inner.total() == 0:
+                inner.add(status, prog + (' # ' + m.group(4) if m.group(4) else ''))
+            elif status == 'fail' and inner.failed == 0:
+                inner.add('fail', prog + ' exit status: ' + (m.group(4) or ''))
+            suites.append(inner)
+            prog = inner = None
+            continue
+        rig.add(status, m.group(2))
+    if prog:
+        inner.add('fail', prog + ': output ends before its result (guest died?)')
+        suites.append(inner)
+    suites.insert(0, rig)
+    return host_lines, done
+
+
+def check_host(host_lines, files, suites):
+    s = Suite('host: ivshmem backing file')
+    last = {}
+    for bdf, off, length, fnv in host_lines:
+        last[(bdf, int(off, 16))] = (int(length), int(fnv, 16))
+    for (bdf, off), (length, fnv) in sorted(last.items()):
+        name = '%s offset 0x%x, %d bytes' % (bdf, off, length)
+        path = files.get(bdf)
+        if not path:
+            s.add('fail', name + ': no backing file for this device')
+            continue
+        with open(path, 'rb') as f:
+            f.seek(off)
+            data = f.read(length)
+        h = 0xcbf29ce484222325
+        for b in data:
+            h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+        s.add('pass' if len(data) == length and h == fnv else 'fail', name)
+    if s.total():
+        suites.append(s)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--srcdir', required=True, help='kernel tree (for kunit.py)')
+    ap.add_argument('--out', required=True, help='the boot output directory')
+    ap.add_argument('--qemu-status', type=int, default=0)
+    ap.add_argument('--no-kunit', action='store_true')
+    args = ap.parse_args()
+
+    console = os.path.join(args.out, 'console.log')
+    with open(console, errors='replace') as f:
+        clines = f.read().splitlines()
+    with open(os.path.join(args.out, 'tests.log'), errors='replace') as f:
+        tlines = f.read().splitlines()
+    files = {}
+    hf = os.path.join(args.out, 'host-files')
+    if os.path.exists(hf):
+        for line in open(hf):
+            bdf, path = line.split()
+            files[bdf] = path
+
+    suites = []
+    if not args.no_kunit:
+        parse_kunit(args.srcdir, console, args.out, suites)
+    host_lines, done = parse_tests(tlines, suites)
+    check_host(host_lines, files, suites)
+
+    reports = [l for l in clines if REPORT.search(l)]
+    problems = []
+    if reports:
+        problems.append('%d kernel report line(s) in the console log, first: %s'
+                        % (len(reports), reports[0].strip()))
+    if args.qemu_status == 124:
+        problems.append('the boot timed out')
+    elif args.qemu_status != 0:
+        problems.append('QEMU exited with status %d' % args.qemu_status)
+    if not done:
+        problems.append('the guest did not reach the end of its run')
+
+    print()
+    print('==== summary (%s) ====' % args.out)
+    width = max([len(s.name) for s in suites] + [10])
+    for s in suites:
+        print('%-*s  %3d passed, %d failed, %d skipped'
+              % (width, s.name, s.passed, s.failed, s.skipped))
+        for f in s.failures:
+            print('%-*s    FAILED: %s' % (width, '', f))
+    print('kernel reports: %s' % ('none' if not reports else ''))
+    for l in reports[:20]:
+        print('    ' + l.strip())
+    for p in problems:
+        print('rig: ' + p)
+    passed = sum(s.passed for s in suites)
+    failed = sum(s.failed for s in suites)
+    skipped = sum(s.skipped for s in suites)
+    if passed + failed == 0:
+        problems.append('no test ran')
+        print('rig: no test ran')
+    print('%d passed, %d failed, %d skipped' % (passed, failed, skipped))
+    sys.exit(1 if failed or problems else 0)
+
+
+if __name__ == '__main__':
+    main()
