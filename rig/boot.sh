@@ -37,12 +37,11 @@ start=$(date +%s)
 timeout --kill-after=10 "$timeout" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
 qpid=$!
 # Show the test stream while the guest runs (carriage returns from the tty).
-tail -n +1 -f --pid=$qpid "$out/tests.log" | tr -d '\r' &
+# tail ends by itself once QEMU is gone.
+tail -n +1 -s 0.3 -f --pid=$qpid "$out/tests.log" | sed -u 's/\r$//' &
 tpid=$!
 rc=0
 wait $qpid || rc=$?
-sleep 0.5
-kill $tpid 2>/dev/null || true
 wait $tpid 2>/dev/null || true
 echo "rig: QEMU exited with status $rc after $(( $(date +%s) - start ))s (console log: $out/console.log)"
 [ $rc = 124 ] && echo "rig: the boot timed out after ${timeout}s"

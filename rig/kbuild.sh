@@ -62,5 +62,12 @@ done
 
 echo "rig: building $tree-$flavor kernel with $jobs jobs (ccache; a cold build takes a few minutes)..."
 start=$(date +%s)
+touch "$obj/.rig-start"
+# A cold build takes minutes: say how it is going every 30 s.
+(while sleep 30; do
+	echo "rig:   ...$(( $(date +%s) - start ))s, $(find "$obj" -name '*.o' -newer "$obj/.rig-start" | wc -l) objects compiled"
+done) &
+ticker=$!
+trap 'kill $ticker 2>/dev/null' EXIT
 kmake bzImage
 echo "rig: built $obj/arch/x86/boot/bzImage in $(( $(date +%s) - start ))s"

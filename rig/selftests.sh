@@ -7,7 +7,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
 src=$BUILD/p2p/linux
 obj=$BUILD/obj/selftests
-install=$1
+install=$(realpath -m "$1")
 mkdir -p "$obj"
 mk() { env -u BUILD make -s -C "$src" O="$obj" ARCH=x86_64 "$@"; }
 mk headers >/dev/null

@@ -26,15 +26,15 @@
 static int step;
 
 #define say(fmt, ...)	printf("[%2d] " fmt "\n", ++step, ##__VA_ARGS__)
-#define fail(fmt, ...)	do {						\
-		printf("FAILED: " fmt "\n", ##__VA_ARGS__);		\
-		return 1;						\
-	} while (0)
+
+static int fail(const char *what)
+{
+	printf("FAILED: %s\n", what);
+	return 1;
+}
 
 static const char message[] =
-	"Hello from the edu device: these bytes were copied by its DMA engine "
-	"into ivshmem BAR2 at IOVA 0x40000000, through the Intel IOMMU and a "
-	"VFIO type1 container.";
+	"Hello from edu: its DMA engine wrote this into ivshmem BAR2 via the IOMMU.";
 
 int main(void)
 {
@@ -49,43 +49,44 @@ int main(void)
 	printf("vfio-p2p demo: peer-to-peer DMA between two devices assigned with VFIO\n");
 	if (vfio_p2p_find(EDU_VENDOR, EDU_DEVICE, 0, edu_bdf, sizeof(edu_bdf)) ||
 	    vfio_p2p_find(IVSHMEM_VENDOR, IVSHMEM_DEVICE, 0, shm_bdf, sizeof(shm_bdf)))
-		fail("edu and ivshmem must both be bound to vfio-pci");
+		return fail("edu and ivshmem must both be bound to vfio-pci");
 	say("devices bound to vfio-pci: edu %s (the DMA engine), ivshmem %s (the peer BAR)",
 	    edu_bdf, shm_bdf);
 
 	c = vfio_p2p_container_open();
 	if (c < 0)
-		fail("open /dev/vfio/vfio: %s", strerror(-c));
+		return fail("open /dev/vfio/vfio");
 	ret = vfio_p2p_dev_open(&edu, edu_bdf, c, VFIO_TYPE1v2_IOMMU);
 	if (ret)
-		fail("edu: %s", strerror(-ret));
+		return fail("open the edu group and device");
 	ret = vfio_p2p_dev_open(&shm, shm_bdf, c, 0);
 	if (ret)
-		fail("ivshmem: %s", strerror(-ret));
-	say("container /dev/vfio/vfio holds IOMMU group %d (edu) and group %d (ivshmem), type VFIO_TYPE1v2_IOMMU",
+		return fail("open the ivshmem group and device");
+	say("container /dev/vfio/vfio holds IOMMU group %d (edu) and group %d (ivshmem)",
 	    edu.group_id, shm.group_id);
+	say("container IOMMU type: VFIO_TYPE1v2_IOMMU");
 
 	if (vfio_p2p_region_info(&edu, VFIO_PCI_BAR0_REGION_INDEX, &bar0))
-		fail("edu BAR0 region info");
+		return fail("edu BAR0 region info");
 	regs = vfio_p2p_region_mmap(&edu, &bar0, 0, getpagesize(), PROT_READ | PROT_WRITE);
 	if (regs == MAP_FAILED)
-		fail("mmap edu BAR0: %s", strerror(errno));
+		return fail("mmap edu BAR0");
 	vfio_p2p_pci_command(&edu, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 0);
 	if (!edu_alive(regs))
-		fail("edu does not answer on its liveness register");
+		return fail("edu does not answer on its liveness register");
 	say("edu BAR0 mmapped through the device fd; bus mastering on; the device answers");
 
 	if (vfio_p2p_region_info(&shm, IVSHMEM_BAR, &bar2))
-		fail("ivshmem BAR2 region info");
+		return fail("ivshmem BAR2 region info");
 	bar = vfio_p2p_region_mmap(&shm, &bar2, 0, bar2.size, PROT_READ | PROT_WRITE);
 	if (bar == MAP_FAILED)
-		fail("mmap ivshmem BAR2: %s", strerror(errno));
+		return fail("mmap ivshmem BAR2");
 	say("ivshmem BAR2 (%llu MiB) mmapped at %p, not touched by the CPU",
 	    (unsigned long long)bar2.size >> 20, bar);
 
 	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (ram == MAP_FAILED)
-		fail("mmap anonymous memory");
+		return fail("mmap anonymous memory");
 	memset(ram, 0, RAM_SIZE);
 	ret = vfio_p2p_map(c, ram, IOVA_RAM, RAM_SIZE,
 			   VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
@@ -102,22 +103,22 @@ int main(void)
 
 	memcpy(ram, message, len);
 	if (edu_dma_from_iova(regs, IOVA_RAM, len))
-		fail("edu DMA timed out");
+		return fail("edu DMA timed out");
 	say("edu DMA: %zu bytes from IOVA 0x%llx (our anonymous memory) into the edu buffer",
 	    len, IOVA_RAM);
 	if (edu_dma_to_iova(regs, IOVA_BAR, len))
-		fail("edu DMA timed out");
+		return fail("edu DMA timed out");
 	say("edu DMA: %zu bytes from the edu buffer to IOVA 0x%llx (the peer BAR): peer-to-peer",
 	    len, IOVA_BAR);
 	if (memcmp(bar, message, len))
-		fail("the BAR2 mmap does not hold the message");
+		return fail("the BAR2 mmap does not hold the message");
 	say("the guest reads the BAR2 mmap: \"%.40s...\": the bytes arrived", bar);
 
 	memset(ram, 0, RAM_SIZE);
 	if (edu_dma_from_iova(regs, IOVA_BAR, len) || edu_dma_to_iova(regs, IOVA_RAM, len))
-		fail("edu DMA timed out");
+		return fail("edu DMA timed out");
 	if (memcmp(ram, message, len))
-		fail("the reverse DMA did not bring the message back");
+		return fail("the reverse DMA did not bring the message back");
 	say("reverse direction, BAR2 -> edu -> anonymous memory: the message came back intact");
 
 	ret = (int)vfio_p2p_unmap(c, IOVA_BAR, bar2.size, 0);

@@ -30,13 +30,18 @@
 #define RAM_SIZE	0x10000UL
 #define DMA_LEN		EDU_DMA_MAX
 
-FIXTURE(p2p) {
+/* What the DMA helpers need; the fixture is just this. */
+struct p2p_ctx {
 	int container;
 	struct vfio_p2p_dev edu;
 	struct vfio_p2p_dev shm;
 	struct vfio_p2p_region bar2;
 	void *edu_regs;
 	uint8_t *ram;
+};
+
+FIXTURE(p2p) {
+	struct p2p_ctx c;
 };
 
 FIXTURE_VARIANT(p2p) {
@@ -53,160 +58,164 @@ FIXTURE_VARIANT_ADD(p2p, type1v2) {
 
 FIXTURE_SETUP(p2p)
 {
+	struct p2p_ctx *c = &self->c;
 	struct vfio_p2p_region bar0;
 	char edu_bdf[16], shm_bdf[16];
 
-	self->container = -1;
-	self->edu.fd = self->edu.group_fd = -1;
-	self->shm.fd = self->shm.group_fd = -1;
-	self->edu_regs = MAP_FAILED;
-	self->ram = MAP_FAILED;
-	self->bar2.map = MAP_FAILED;
+	c->container = -1;
+	c->edu.fd = -1;
+	c->edu.group_fd = -1;
+	c->shm.fd = -1;
+	c->shm.group_fd = -1;
+	c->edu_regs = MAP_FAILED;
+	c->ram = MAP_FAILED;
+	c->bar2.map = MAP_FAILED;
 
 	if (vfio_p2p_find(EDU_VENDOR, EDU_DEVICE, 0, edu_bdf, sizeof(edu_bdf)))
 		SKIP(return, "no edu device bound to vfio-pci");
 	if (vfio_p2p_find(IVSHMEM_VENDOR, IVSHMEM_DEVICE, 0, shm_bdf, sizeof(shm_bdf)))
 		SKIP(return, "no ivshmem device bound to vfio-pci");
 
-	self->container = vfio_p2p_container_open();
-	ASSERT_LE(0, self->container);
-	if (ioctl(self->container, VFIO_CHECK_EXTENSION, variant->iommu_type) != 1)
+	c->container = vfio_p2p_container_open();
+	ASSERT_LE(0, c->container);
+	if (ioctl(c->container, VFIO_CHECK_EXTENSION, variant->iommu_type) != 1)
 		SKIP(return, "IOMMU type %d not supported", variant->iommu_type);
 
-	ASSERT_EQ(0, vfio_p2p_dev_open(&self->edu, edu_bdf, self->container,
+	ASSERT_EQ(0, vfio_p2p_dev_open(&c->edu, edu_bdf, c->container,
 				       variant->iommu_type));
-	ASSERT_EQ(0, vfio_p2p_dev_open(&self->shm, shm_bdf, self->container, 0));
-	ASSERT_NE(self->edu.group_id, self->shm.group_id);
+	ASSERT_EQ(0, vfio_p2p_dev_open(&c->shm, shm_bdf, c->container, 0));
+	ASSERT_NE(c->edu.group_id, c->shm.group_id);
 
-	ASSERT_EQ(0, vfio_p2p_region_info(&self->edu, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
+	ASSERT_EQ(0, vfio_p2p_region_info(&c->edu, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
 	ASSERT_TRUE(bar0.flags & VFIO_REGION_INFO_FLAG_MMAP);
-	self->edu_regs = vfio_p2p_region_mmap(&self->edu, &bar0, 0, getpagesize(),
-					      PROT_READ | PROT_WRITE);
-	ASSERT_NE(MAP_FAILED, self->edu_regs);
-	ASSERT_EQ(0, vfio_p2p_pci_command(&self->edu, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 0));
-	ASSERT_TRUE(edu_alive(self->edu_regs));
+	c->edu_regs = vfio_p2p_region_mmap(&c->edu, &bar0, 0, getpagesize(),
+					   PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, c->edu_regs);
+	ASSERT_EQ(0, vfio_p2p_pci_command(&c->edu, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 0));
+	ASSERT_TRUE(edu_alive(c->edu_regs));
 
-	ASSERT_EQ(0, vfio_p2p_region_info(&self->shm, IVSHMEM_BAR, &self->bar2));
-	ASSERT_TRUE(self->bar2.flags & VFIO_REGION_INFO_FLAG_MMAP);
-	ASSERT_LE(4 * RAM_SIZE, self->bar2.size);
-	self->bar2.map = MAP_FAILED;
+	ASSERT_EQ(0, vfio_p2p_region_info(&c->shm, IVSHMEM_BAR, &c->bar2));
+	ASSERT_TRUE(c->bar2.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	ASSERT_LE(4 * RAM_SIZE, c->bar2.size);
+	c->bar2.map = MAP_FAILED;
 
-	self->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, self->ram);
-	memset(self->ram, 0, RAM_SIZE);
-	ASSERT_EQ(0, vfio_p2p_map(self->container, self->ram, IOVA_RAM, RAM_SIZE,
+	c->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, c->ram);
+	memset(c->ram, 0, RAM_SIZE);
+	ASSERT_EQ(0, vfio_p2p_map(c->container, c->ram, IOVA_RAM, RAM_SIZE,
 				  VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 }
 
 FIXTURE_TEARDOWN(p2p)
 {
-	if (self->bar2.map != MAP_FAILED)
-		munmap(self->bar2.map, self->bar2.size);
-	if (self->ram != MAP_FAILED)
-		munmap(self->ram, RAM_SIZE);
-	if (self->edu_regs != MAP_FAILED)
-		munmap(self->edu_regs, getpagesize());
-	vfio_p2p_dev_close(&self->shm);
-	vfio_p2p_dev_close(&self->edu);
-	if (self->container >= 0)
-		close(self->container);
+	struct p2p_ctx *c = &self->c;
+
+	if (c->bar2.map != MAP_FAILED)
+		munmap(c->bar2.map, c->bar2.size);
+	if (c->ram != MAP_FAILED)
+		munmap(c->ram, RAM_SIZE);
+	if (c->edu_regs != MAP_FAILED)
+		munmap(c->edu_regs, getpagesize());
+	vfio_p2p_dev_close(&c->shm);
+	vfio_p2p_dev_close(&c->edu);
+	if (c->container >= 0)
+		close(c->container);
 }
 
 /* mmap the whole of BAR2; @touch faults every page in before it is mapped. */
-static void *map_bar2(struct __test_metadata *_metadata, FIXTURE_DATA(p2p) *self,
-		      bool touch)
+static uint8_t *map_bar2(struct __test_metadata *_metadata, struct p2p_ctx *c,
+			 bool touch)
 {
-	volatile uint8_t *p;
-	uint64_t off;
+	void *p;
 
-	p = vfio_p2p_region_mmap(&self->shm, &self->bar2, 0, self->bar2.size,
+	p = vfio_p2p_region_mmap(&c->shm, &c->bar2, 0, c->bar2.size,
 				 PROT_READ | PROT_WRITE);
-	EXPECT_NE(MAP_FAILED, (void *)p);
-	if ((void *)p == MAP_FAILED)
+	EXPECT_NE(MAP_FAILED, p);
+	if (p == MAP_FAILED)
 		return NULL;
-	self->bar2.map = (void *)p;
+	c->bar2.map = p;
 	if (touch)
-		for (off = 0; off < self->bar2.size; off += getpagesize())
-			(void)p[off];
-	return (void *)p;
+		vfio_p2p_touch(p, c->bar2.size);
+	return p;
 }
 
 /* RAM -> edu -> peer BAR at @bar_off; the bytes must show in the BAR mmap. */
-static void ram_to_bar(struct __test_metadata *_metadata, FIXTURE_DATA(p2p) *self,
+static void ram_to_bar(struct __test_metadata *_metadata, struct p2p_ctx *c,
 		       uint8_t *bar, uint64_t bar_off, uint32_t seed)
 {
-	vfio_p2p_fill(self->ram, DMA_LEN, seed);
-	ASSERT_EQ(0, edu_dma_from_iova(self->edu_regs, IOVA_RAM, DMA_LEN));
-	ASSERT_EQ(0, edu_dma_to_iova(self->edu_regs, IOVA_BAR + bar_off, DMA_LEN));
+	vfio_p2p_fill(c->ram, DMA_LEN, seed);
+	ASSERT_EQ(0, edu_dma_from_iova(c->edu_regs, IOVA_RAM, DMA_LEN));
+	ASSERT_EQ(0, edu_dma_to_iova(c->edu_regs, IOVA_BAR + bar_off, DMA_LEN));
 	ASSERT_EQ(-1, vfio_p2p_check(bar + bar_off, DMA_LEN, seed));
 }
 
 /* CPU writes the BAR, then BAR -> edu -> RAM; the bytes must show in RAM. */
-static void bar_to_ram(struct __test_metadata *_metadata, FIXTURE_DATA(p2p) *self,
+static void bar_to_ram(struct __test_metadata *_metadata, struct p2p_ctx *c,
 		       uint8_t *bar, uint64_t bar_off, uint32_t seed)
 {
 	vfio_p2p_fill(bar + bar_off, DMA_LEN, seed);
-	memset(self->ram, 0, RAM_SIZE);
-	ASSERT_EQ(0, edu_dma_from_iova(self->edu_regs, IOVA_BAR + bar_off, DMA_LEN));
-	ASSERT_EQ(0, edu_dma_to_iova(self->edu_regs, IOVA_RAM, DMA_LEN));
-	ASSERT_EQ(-1, vfio_p2p_check(self->ram, DMA_LEN, seed));
+	memset(c->ram, 0, RAM_SIZE);
+	ASSERT_EQ(0, edu_dma_from_iova(c->edu_regs, IOVA_BAR + bar_off, DMA_LEN));
+	ASSERT_EQ(0, edu_dma_to_iova(c->edu_regs, IOVA_RAM, DMA_LEN));
+	ASSERT_EQ(-1, vfio_p2p_check(c->ram, DMA_LEN, seed));
 }
 
-static void round_trip(struct __test_metadata *_metadata, FIXTURE_DATA(p2p) *self,
+static void round_trip(struct __test_metadata *_metadata, struct p2p_ctx *c,
 		       bool touch, uint64_t bar_off)
 {
 	uint32_t seed = vfio_p2p_seed();
 	uint8_t *bar;
 
-	bar = map_bar2(_metadata, self, touch);
+	bar = map_bar2(_metadata, c, touch);
 	ASSERT_NE(NULL, bar);
-	ASSERT_EQ(0, vfio_p2p_map(self->container, bar, IOVA_BAR, self->bar2.size,
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_BAR, c->bar2.size,
 				  VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 
-	/* The first access to an untouched BAR is the DMA itself. */
-	ram_to_bar(_metadata, self, bar, bar_off, seed);
-	bar_to_ram(_metadata, self, bar, bar_off, seed + 1);
-	ram_to_bar(_metadata, self, bar, bar_off, seed + 2);
-	vfio_p2p_host_expect(self->shm.bdf, bar_off, DMA_LEN, seed + 2);
+	/* With @touch false, the first access to the BAR is the DMA itself. */
+	ram_to_bar(_metadata, c, bar, bar_off, seed);
+	bar_to_ram(_metadata, c, bar, bar_off, seed + 1);
+	ram_to_bar(_metadata, c, bar, bar_off, seed + 2);
+	vfio_p2p_host_expect(c->shm.bdf, bar_off, DMA_LEN, seed + 2);
 
-	ASSERT_EQ((int64_t)self->bar2.size,
-		  vfio_p2p_unmap(self->container, IOVA_BAR, self->bar2.size, 0));
+	ASSERT_EQ((int64_t)c->bar2.size,
+		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
 }
 
 TEST_F(p2p, bar_untouched)
 {
-	round_trip(_metadata, self, false, 0);
+	round_trip(_metadata, &self->c, false, 0);
 }
 
 TEST_F(p2p, bar_touched)
 {
-	round_trip(_metadata, self, true, RAM_SIZE);
+	round_trip(_metadata, &self->c, true, RAM_SIZE);
 }
 
 /* Negative control: with the BAR's IOVA range unmapped the bytes must not land. */
 TEST_F(p2p, unmapped_iova_does_not_land)
 {
+	struct p2p_ctx *c = &self->c;
 	uint64_t bar_off = 2 * RAM_SIZE;
 	uint32_t seed = vfio_p2p_seed();
 	uint8_t *bar;
 
-	bar = map_bar2(_metadata, self, false);
+	bar = map_bar2(_metadata, c, false);
 	ASSERT_NE(NULL, bar);
-	ASSERT_EQ(0, vfio_p2p_map(self->container, bar, IOVA_BAR, self->bar2.size,
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_BAR, c->bar2.size,
 				  VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
 	/* While mapped, the DMA lands: the path works in this very test. */
-	ram_to_bar(_metadata, self, bar, bar_off, seed);
-	ASSERT_EQ((int64_t)self->bar2.size,
-		  vfio_p2p_unmap(self->container, IOVA_BAR, self->bar2.size, 0));
+	ram_to_bar(_metadata, c, bar, bar_off, seed);
+	ASSERT_EQ((int64_t)c->bar2.size,
+		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
 
-	vfio_p2p_fill(self->ram, DMA_LEN, seed + 1);
-	ASSERT_EQ(0, edu_dma_from_iova(self->edu_regs, IOVA_RAM, DMA_LEN));
-	ASSERT_EQ(0, edu_dma_to_iova(self->edu_regs, IOVA_BAR + bar_off, DMA_LEN));
+	vfio_p2p_fill(c->ram, DMA_LEN, seed + 1);
+	ASSERT_EQ(0, edu_dma_from_iova(c->edu_regs, IOVA_RAM, DMA_LEN));
+	ASSERT_EQ(0, edu_dma_to_iova(c->edu_regs, IOVA_BAR + bar_off, DMA_LEN));
 	/* The BAR still holds the old bytes, none of the new. */
 	ASSERT_EQ(-1, vfio_p2p_check(bar + bar_off, DMA_LEN, seed));
 	ASSERT_NE(-1, vfio_p2p_check(bar + bar_off, DMA_LEN, seed + 1));
-	vfio_p2p_host_expect(self->shm.bdf, bar_off, DMA_LEN, seed);
+	vfio_p2p_host_expect(c->shm.bdf, bar_off, DMA_LEN, seed);
 }
 
 TEST_HARNESS_MAIN

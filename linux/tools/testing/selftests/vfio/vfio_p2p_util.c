@@ -225,14 +225,18 @@ int64_t vfio_p2p_unmap(int container, uint64_t iova, uint64_t size, uint32_t fla
 #define EDU_DMA_START		0x1
 #define EDU_DMA_TO_IOVA		0x2	/* edu buffer -> bus address */
 
+/*
+ * Register accesses must reach the device as single accesses of their size
+ * and must not be merged or elided: relaxed atomics give exactly that.
+ */
 static void edu_w64(void *bar0, unsigned int reg, uint64_t val)
 {
-	*(volatile uint64_t *)((char *)bar0 + reg) = val;
+	__atomic_store_n((uint64_t *)((char *)bar0 + reg), val, __ATOMIC_RELAXED);
 }
 
 static uint64_t edu_r64(void *bar0, unsigned int reg)
 {
-	return *(volatile uint64_t *)((char *)bar0 + reg);
+	return __atomic_load_n((uint64_t *)((char *)bar0 + reg), __ATOMIC_RELAXED);
 }
 
 static int edu_dma(void *bar0, uint64_t src, uint64_t dst, uint32_t len,
@@ -269,10 +273,10 @@ int edu_dma_to_iova(void *edu_bar0, uint64_t iova, uint32_t len)
 
 bool edu_alive(void *edu_bar0)
 {
-	volatile uint32_t *reg = (uint32_t *)((char *)edu_bar0 + EDU_REG_LIVENESS);
+	uint32_t *reg = (uint32_t *)((char *)edu_bar0 + EDU_REG_LIVENESS);
 
-	*reg = 0x12345678;
-	return *reg == (uint32_t)~0x12345678;
+	__atomic_store_n(reg, 0x12345678U, __ATOMIC_RELAXED);
+	return __atomic_load_n(reg, __ATOMIC_RELAXED) == (uint32_t)~0x12345678U;
 }
 
 static uint8_t pattern_byte(size_t i, uint32_t seed)
@@ -287,7 +291,7 @@ static uint8_t pattern_byte(size_t i, uint32_t seed)
 
 void vfio_p2p_fill(void *buf, size_t len, uint32_t seed)
 {
-	volatile uint8_t *p = buf;
+	uint8_t *p = buf;
 	size_t i;
 
 	for (i = 0; i < len; i++)
@@ -296,7 +300,7 @@ void vfio_p2p_fill(void *buf, size_t len, uint32_t seed)
 
 long vfio_p2p_check(const void *buf, size_t len, uint32_t seed)
 {
-	const volatile uint8_t *p = buf;
+	const uint8_t *p = buf;
 	uint8_t flip = vfio_p2p_break_requested() ? 1 : 0;
 	size_t i;
 
@@ -304,6 +308,14 @@ long vfio_p2p_check(const void *buf, size_t len, uint32_t seed)
 		if (p[i] != (uint8_t)(pattern_byte(i, seed) ^ flip))
 			return (long)i;
 	return -1;
+}
+
+void vfio_p2p_touch(const void *buf, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += getpagesize())
+		(void)__atomic_load_n((const uint8_t *)buf + off, __ATOMIC_RELAXED);
 }
 
 uint32_t vfio_p2p_seed(void)

@@ -92,6 +92,8 @@ void vfio_p2p_fill(void *buf, size_t len, uint32_t seed);
 /* Index of the first byte that differs from the pattern, or -1 if none. */
 long vfio_p2p_check(const void *buf, size_t len, uint32_t seed);
 uint32_t vfio_p2p_seed(void);
+/* Read one byte of every page, so that each is faulted in. */
+void vfio_p2p_touch(const void *buf, size_t len);
 uint64_t vfio_p2p_fnv1a64(const void *buf, size_t len);
 
 /*
