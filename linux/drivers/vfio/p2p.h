@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vfio core internals of the P2P model (p2p_vma.c, p2p_notify.c), shared
+ * with vfio_main.c's hooks and the KUnit suite.
+ */
+#ifndef __VFIO_P2P_H__
+#define __VFIO_P2P_H__
+
+#include <linux/mm_types.h>
+#include <linux/refcount.h>
+
+struct vfio_device;
+
+/**
+ * struct vfio_vma_private_data - what vfio core knows of one device mmap
+ * @device: the device; a counted reference (get_device()), dropped when the
+ *	last VMA sharing this is closed
+ * @users: VMAs sharing this: the one mmap() made, plus every VMA split,
+ *	forked or moved from it (each got ->open, each will get ->close)
+ * @driver_ops: the driver's vm_ops, which @ops forwards to
+ * @driver_data: the driver's own pointer (vfio_vma_driver_data())
+ * @ops: the vm_ops installed on the VMA: @driver_ops with open and close
+ *	wrapped; a callback the driver lacks stays NULL, so mm sees the same
+ *	capabilities (huge_fault, may_split, ...) it would without us
+ * @pgoff: vm_pgoff at mmap() time
+ * @nr_pages: the size of the mmap() in pages: the extent @base_pfn covers
+ * @base_pfn: the pfn backing file offset @pgoff, if @has_pfn
+ * @has_pfn: the driver called vfio_vma_set_base_pfn()
+ *
+ * Everything but @users is written once, in vfio_device_mmap_vma(), before
+ * the VMA is visible, and never changes: readers need no lock beyond the
+ * mmap_lock that keeps the VMA itself alive.
+ */
+struct vfio_vma_private_data {
+	struct vfio_device *device;
+	refcount_t users;
+	const struct vm_operations_struct *driver_ops;
+	void *driver_data;
+	struct vm_operations_struct ops;
+	unsigned long pgoff;
+	unsigned long nr_pages;
+	unsigned long base_pfn;
+	bool has_pfn;
+};
+
+int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma);
+struct vfio_vma_private_data *vfio_vma_private(struct vm_area_struct *vma);
+
+void vfio_device_p2p_init(struct vfio_device *device);
+void vfio_device_p2p_first_open(struct vfio_device *device);
+void vfio_device_p2p_last_close(struct vfio_device *device);
+
+#endif /* __VFIO_P2P_H__ */

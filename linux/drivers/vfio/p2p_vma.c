@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio device VMAs: what memory a user mapping of a vfio device is, without
+ * walking page tables.
+ *
+ * The objects
+ * -----------
+ * A vfio device fd can be mmapped; a bus driver's .mmap decides what the
+ * mapping shows (for vfio-pci, a BAR) and usually fills it lazily from its
+ * fault handler, so the page tables say nothing until the CPU touches it.
+ * vfio core wraps every such mmap in a &struct vfio_vma_private_data and
+ * makes it the VMA's vm_private_data.  It records which device the mapping
+ * belongs to and, when the driver says so in .mmap, the pfn that backs the
+ * start of the mapping (base_pfn).  Drivers whose memory is only chosen at
+ * run time implement vfio_device_ops.vma_to_pfn instead.
+ *
+ * Who holds whom
+ * --------------
+ *   VMA --vm_private_data--> private data --get_device()--> vfio_device
+ *   VMA --vm_file--> device fd --registration--> vfio_device
+ * One private data is shared by the VMA mmap() made and every VMA later
+ * split, forked or moved from it; @users counts them.  The wrapped ->open
+ * and ->close keep that count, and the last ->close drops the device
+ * reference and frees the private data.  The reference only keeps the
+ * struct alive; the fd (held by vm_file) is what keeps the device open.
+ * vfio_device_get_from_vma() hands out further references of the same kind,
+ * which never hold up close, unbind or unregister.
+ *
+ * Terms
+ * -----
+ * - A vfio VMA: vm_file->f_op is vfio's device fops and vm_ops is core's
+ *   wrapper (the wrapper's ->open is ours).  A driver cannot forge that, and
+ *   cannot forget to set a magic value.  A driver that writes
+ *   vm_private_data itself from .mmap (an out-of-tree driver written before
+ *   this existed) is left alone: its VMA is simply not a vfio VMA.
+ * - P2P-capable: a vfio VMA whose driver set base_pfn or has vma_to_pfn.
+ * - The pfn of an address A in VMA V: base_pfn + (V->vm_pgoff - pgoff) +
+ *   (A - V->vm_start) / PAGE_SIZE, where pgoff is vm_pgoff at mmap() time.
+ *   Split and mremap keep vm_pgoff consistent with the file offset, so this
+ *   holds for every VMA sharing the private data.  vm_pgoff itself keeps
+ *   whatever the driver encodes there (vfio-pci: the region index), as
+ *   unmap_mapping_range() of the device inode relies on it.
+ *
+ * Locking
+ * -------
+ * The private data is immutable once .mmap returns, except @users (atomic).
+ * Callers of the lookups hold mmap_lock (read) on the VMA's mm, which keeps
+ * the VMA and therefore its private data alive.  Whether the pfns are still
+ * usable once the lookup returns is the business of the device notifier:
+ * see p2p_notify.c.
+ *
+ * The rule
+ * --------
+ * No IOMMU mapping outlives the BAR it points at.  Here that means:
+ * vfio_vma_to_pfn() never returns a pfn outside the extent the driver
+ * validated at mmap() time, and never one while the device memory is
+ * disabled.
+ */
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/vfio.h>
+
+#include "vfio.h"
+#include "p2p.h"
+
+static void vfio_vma_open(struct vm_area_struct *vma);
+
+/**
+ * vfio_vma_private() - core's private data of a vfio VMA
+ * @vma: any VMA
+ *
+ * Return: the private data, or NULL when @vma is not a vfio VMA.
+ */
+struct vfio_vma_private_data *vfio_vma_private(struct vm_area_struct *vma)
+{
+	if (!vma->vm_file || vma->vm_file->f_op != &vfio_device_fops)
+		return NULL;
+	if (!vma->vm_ops || vma->vm_ops->open != vfio_vma_open)
+		return NULL;
+	return vma->vm_private_data;
+}
+
+static struct vfio_vma_private_data *priv_of(struct vm_area_struct *vma)
+{
+	return vma->vm_private_data;
+}
+
+static void vfio_vma_open(struct vm_area_struct *vma)
+{
+	struct vfio_vma_private_data *priv = priv_of(vma);
+
+	refcount_inc(&priv->users);
+	if (priv->driver_ops->open)
+		priv->driver_ops->open(vma);
+}
+
+static void vfio_vma_close(struct vm_area_struct *vma)
+{
+	struct vfio_vma_private_data *priv = priv_of(vma);
+
+	if (priv->driver_ops->close)
+		priv->driver_ops->close(vma);
+	if (refcount_dec_and_test(&priv->users)) {
+		put_device(&priv->device->device);
+		kfree(priv);
+	}
+}
+
+static int vfio_vma_may_split(struct vm_area_struct *vma, unsigned long addr)
+{
+	return priv_of(vma)->driver_ops->may_split(vma, addr);
+}
+
+static int vfio_vma_mremap(struct vm_area_struct *vma)
+{
+	return priv_of(vma)->driver_ops->mremap(vma);
+}
+
+static int vfio_vma_mprotect(struct vm_area_struct *vma, unsigned long start,
+			     unsigned long end, unsigned long newflags)
+{
+	return priv_of(vma)->driver_ops->mprotect(vma, start, end, newflags);
+}
+
+static vm_fault_t vfio_vma_fault(struct vm_fault *vmf)
+{
+	return priv_of(vmf->vma)->driver_ops->fault(vmf);
+}
+
+static vm_fault_t vfio_vma_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	return priv_of(vmf->vma)->driver_ops->huge_fault(vmf, order);
+}
+
+static vm_fault_t vfio_vma_map_pages(struct vm_fault *vmf, pgoff_t start,
+				     pgoff_t end)
+{
+	return priv_of(vmf->vma)->driver_ops->map_pages(vmf, start, end);
+}
+
+static unsigned long vfio_vma_pagesize(struct vm_area_struct *vma)
+{
+	return priv_of(vma)->driver_ops->pagesize(vma);
+}
+
+static vm_fault_t vfio_vma_page_mkwrite(struct vm_fault *vmf)
+{
+	return priv_of(vmf->vma)->driver_ops->page_mkwrite(vmf);
+}
+
+static vm_fault_t vfio_vma_pfn_mkwrite(struct vm_fault *vmf)
+{
+	return priv_of(vmf->vma)->driver_ops->pfn_mkwrite(vmf);
+}
+
+static int vfio_vma_access(struct vm_area_struct *vma, unsigned long addr,
+			   void *buf, int len, int write)
+{
+	return priv_of(vma)->driver_ops->access(vma, addr, buf, len, write);
+}
+
+static const char *vfio_vma_name(struct vm_area_struct *vma)
+{
+	return priv_of(vma)->driver_ops->name(vma);
+}
+
+#ifdef CONFIG_NUMA
+static int vfio_vma_set_policy(struct vm_area_struct *vma, struct mempolicy *new)
+{
+	return priv_of(vma)->driver_ops->set_policy(vma, new);
+}
+
+static struct mempolicy *vfio_vma_get_policy(struct vm_area_struct *vma,
+					     unsigned long addr, pgoff_t *ilx)
+{
+	return priv_of(vma)->driver_ops->get_policy(vma, addr, ilx);
+}
+#endif
+
+static struct page *vfio_vma_find_special_page(struct vm_area_struct *vma,
+					       unsigned long addr)
+{
+	return priv_of(vma)->driver_ops->find_special_page(vma, addr);
+}
+
+/* Forward exactly the callbacks the driver has. */
+static void vfio_vma_wrap_ops(struct vfio_vma_private_data *priv)
+{
+	const struct vm_operations_struct *d = priv->driver_ops;
+	struct vm_operations_struct *o = &priv->ops;
+
+#define FORWARD(cb)	(o->cb = d->cb ? vfio_vma_##cb : NULL)
+	o->open = vfio_vma_open;
+	o->close = vfio_vma_close;
+	FORWARD(may_split);
+	FORWARD(mremap);
+	FORWARD(mprotect);
+	FORWARD(fault);
+	FORWARD(huge_fault);
+	FORWARD(map_pages);
+	FORWARD(pagesize);
+	FORWARD(page_mkwrite);
+	FORWARD(pfn_mkwrite);
+	FORWARD(access);
+	FORWARD(name);
+#ifdef CONFIG_NUMA
+	FORWARD(set_policy);
+	FORWARD(get_policy);
+#endif
+	FORWARD(find_special_page);
+#undef FORWARD
+}
+
+/**
+ * vfio_device_mmap_vma() - mmap a vfio device fd through its driver
+ * @device: the device the fd belongs to
+ * @vma: the new VMA
+ *
+ * Allocates core's private data and makes it vm_private_data before calling
+ * the driver's .mmap, which may fill it in through vfio_vma_set_base_pfn()
+ * and vfio_vma_set_driver_data().  On success the driver's vm_ops are
+ * wrapped.  A driver that overwrote vm_private_data keeps its VMA as it made
+ * it, and that VMA is not a vfio VMA.
+ *
+ * Return: what the driver's .mmap returned.
+ */
+int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma)
+{
+	struct vfio_vma_private_data *priv;
+	int ret;
+
+	priv = kzalloc(sizeof(*priv), GFP_KERNEL_ACCOUNT);
+	if (!priv)
+		return -ENOMEM;
+	priv->device = device;
+	priv->pgoff = vma->vm_pgoff;
+	priv->nr_pages = vma_pages(vma);
+	refcount_set(&priv->users, 1);
+	vma->vm_private_data = priv;
+
+	ret = device->ops->mmap(device, vma);
+	if (ret || vma->vm_private_data != priv) {
+		if (!ret)
+			dev_dbg(device->dev,
+				"vfio: %ps set vm_private_data itself; mapping is not P2P-capable\n",
+				device->ops->mmap);
+		else
+			vma->vm_private_data = NULL;
+		kfree(priv);
+		return ret;
+	}
+
+	get_device(&device->device);
+	priv->driver_ops = vma->vm_ops;
+	vfio_vma_wrap_ops(priv);
+	vma->vm_ops = &priv->ops;
+	return 0;
+}
+
+/**
+ * vfio_vma_set_base_pfn() - say which pfn backs the start of a device mmap
+ * @vma: the VMA being set up, in the driver's .mmap
+ * @pfn: the pfn at vma->vm_start; the mapping covers vma_pages(@vma) pfns
+ *	from there, which the driver has checked lie inside its region
+ *
+ * Makes the mapping P2P-capable: IOMMU backends can then map it without
+ * faulting it in or walking page tables.  Only for .mmap of a vfio device.
+ */
+void vfio_vma_set_base_pfn(struct vm_area_struct *vma, unsigned long pfn)
+{
+	struct vfio_vma_private_data *priv = priv_of(vma);
+
+	priv->base_pfn = pfn;
+	priv->has_pfn = true;
+}
+EXPORT_SYMBOL_GPL(vfio_vma_set_base_pfn);
+
+/**
+ * vfio_vma_set_driver_data() - keep the driver's own pointer with a VMA
+ * @vma: the VMA being set up, in the driver's .mmap
+ * @data: what vfio_vma_driver_data() will return
+ *
+ * vm_private_data belongs to vfio core; a vfio driver keeps its per-mapping
+ * pointer here instead.
+ */
+void vfio_vma_set_driver_data(struct vm_area_struct *vma, void *data)
+{
+	priv_of(vma)->driver_data = data;
+}
+EXPORT_SYMBOL_GPL(vfio_vma_set_driver_data);
+
+/**
+ * vfio_vma_driver_data() - the driver's pointer of a vfio VMA
+ * @vma: a VMA of a vfio device fd, as seen by the driver's vm_ops
+ *
+ * Return: what the driver passed to vfio_vma_set_driver_data().
+ */
+void *vfio_vma_driver_data(struct vm_area_struct *vma)
+{
+	return priv_of(vma)->driver_data;
+}
+EXPORT_SYMBOL_GPL(vfio_vma_driver_data);
+
+/**
+ * vfio_device_get_from_vma() - the vfio device a VMA maps
+ * @vma: any VMA; the caller holds mmap_lock on its mm
+ *
+ * Recognizes a vfio VMA by its file (vfio's device fops) and by core's
+ * vm_ops wrapper, never by data a driver could forget or forge.
+ *
+ * Return: a counted reference to the device, to be dropped with
+ * vfio_device_put_from_vma(); ERR_PTR(-ENODEV) if @vma is not a vfio VMA.
+ * The reference keeps the &struct vfio_device alive, not open: it never
+ * delays close, unbind or unregister.  Listen on the device notifier to
+ * learn when the device goes away.
+ */
+struct vfio_device *vfio_device_get_from_vma(struct vm_area_struct *vma)
+{
+	struct vfio_vma_private_data *priv = vfio_vma_private(vma);
+
+	if (!priv)
+		return ERR_PTR(-ENODEV);
+	get_device(&priv->device->device);
+	return priv->device;
+}
+EXPORT_SYMBOL_GPL(vfio_device_get_from_vma);
+
+/**
+ * vfio_device_put_from_vma() - drop a reference from vfio_device_get_from_vma()
+ * @device: the device
+ */
+void vfio_device_put_from_vma(struct vfio_device *device)
+{
+	put_device(&device->device);
+}
+EXPORT_SYMBOL_GPL(vfio_device_put_from_vma);
+
+/**
+ * vfio_vma_to_pfn() - the pfns behind a user address of a vfio VMA
+ * @vma: the VMA holding @addr; the caller holds mmap_lock on its mm
+ * @addr: a user address inside @vma
+ * @pfn: returns the pfn backing @addr
+ * @nr_pages: returns how many pfns from *@pfn on are contiguous and belong
+ *	to @vma from @addr on: at least 1, at most up to vm_end
+ *
+ * The one lookup IOMMU backends use: base_pfn + offset, or the driver's
+ * vma_to_pfn op.  It never faults the mapping in and never walks page
+ * tables, so an untouched mapping resolves exactly like a touched one.
+ *
+ * The result is valid only until the device notifier says otherwise: the
+ * caller must be registered on the device's notifier, and must hold, from
+ * before this call until its use of the pfns is visible to its notifier
+ * callback, a lock that callback takes.  See "Locking" in p2p_notify.c.
+ *
+ * Return: 0; -ENODEV if @vma is not a vfio VMA; -EOPNOTSUPP if its driver
+ * is not P2P-capable; -EIO while the device memory is disabled (decode off,
+ * reset, low power); -EFAULT if @addr is outside @vma; or the driver op's
+ * error.
+ */
+int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
+		    unsigned long *pfn, unsigned long *nr_pages)
+{
+	struct vfio_vma_private_data *priv = vfio_vma_private(vma);
+	unsigned long idx, left = (vma->vm_end - addr) >> PAGE_SHIFT;
+	struct vfio_device *device;
+	int ret;
+
+	if (!priv)
+		return -ENODEV;
+	device = priv->device;
+	if (addr < vma->vm_start || addr >= vma->vm_end)
+		return -EFAULT;
+	if (!priv->has_pfn && !device->ops->vma_to_pfn)
+		return -EOPNOTSUPP;
+	if (READ_ONCE(device->p2p.mem_disabled))
+		return -EIO;
+
+	if (priv->has_pfn) {
+		idx = vma->vm_pgoff - priv->pgoff +
+		      ((addr - vma->vm_start) >> PAGE_SHIFT);
+		/* Split and mremap never grow a mapping past its mmap(). */
+		if (WARN_ON_ONCE(idx >= priv->nr_pages))
+			return -EFAULT;
+		*pfn = priv->base_pfn + idx;
+		*nr_pages = min(left, priv->nr_pages - idx);
+		return 0;
+	}
+
+	ret = device->ops->vma_to_pfn(device, vma, addr, pfn, nr_pages);
+	if (ret)
+		return ret;
+	if (WARN_ON_ONCE(!*nr_pages))
+		return -EFAULT;
+	*nr_pages = min(*nr_pages, left);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vfio_vma_to_pfn);

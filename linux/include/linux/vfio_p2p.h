@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vfio P2P: what a vfio device VMA maps, and how long it stays valid.
+ *
+ * Bus drivers and IOMMU backends include this through <linux/vfio.h>.
+ * drivers/vfio/p2p_vma.c and drivers/vfio/p2p_notify.c hold the model;
+ * the short version:
+ *
+ * - vfio core owns vm_private_data of every VMA of a vfio device fd.  A bus
+ *   driver's .mmap says where the mapping's memory starts with
+ *   vfio_vma_set_base_pfn(), or implements vfio_device_ops.vma_to_pfn when
+ *   it knows only at run time, and keeps its own pointer with
+ *   vfio_vma_set_driver_data().  A driver that does neither is not
+ *   P2P-capable.
+ * - An IOMMU backend asks vfio_vma_to_pfn() for the pfns behind a user
+ *   address, in one call for a whole contiguous run, and listens on the
+ *   device's notifier: RELEASE, DISABLE and ENABLE say when those pfns stop
+ *   and start being usable.
+ * - The rule that must never break: no IOMMU mapping outlives the BAR it
+ *   points at.
+ */
+#ifndef _LINUX_VFIO_P2P_H
+#define _LINUX_VFIO_P2P_H
+
+#include <linux/mutex.h>
+#include <linux/notifier.h>
+#include <linux/types.h>
+
+struct vfio_device;
+struct vm_area_struct;
+
+/**
+ * enum vfio_device_event - what a device notifier tells its listeners
+ * @VFIO_DEVICE_EVENT_RELEASE: the device's last user is closing it (which is
+ *	also how unbind and unregister end).  Delivered before the driver's
+ *	close_device, so before the BARs can be released or handed to anyone
+ *	else.  Drop every mapping of the device.
+ * @VFIO_DEVICE_EVENT_DISABLE: the device memory is about to become unusable
+ *	(memory decode off, reset, low-power state).  Delivered before the
+ *	driver zaps its mmaps and before the hardware changes state.  Revoke
+ *	every mapping of the device memory.
+ * @VFIO_DEVICE_EVENT_ENABLE: the device memory is usable again, at the same
+ *	addresses.  Mappings revoked on DISABLE may be restored.
+ *
+ * The notifier's data argument is the &struct vfio_device.
+ */
+enum vfio_device_event {
+	VFIO_DEVICE_EVENT_RELEASE,
+	VFIO_DEVICE_EVENT_DISABLE,
+	VFIO_DEVICE_EVENT_ENABLE,
+};
+
+/*
+ * Per-device P2P state, embedded in struct vfio_device.
+ *
+ * @event_lock serializes event delivery: listeners see DISABLE and ENABLE
+ * alternate, never interleaved, and RELEASE never overlaps either.
+ * @mem_disabled is written under @event_lock, before DISABLE is delivered
+ * and before ENABLE is delivered; vfio_vma_to_pfn() reads it locklessly (see
+ * "Locking" in p2p_notify.c for why that is enough).
+ */
+struct vfio_device_p2p {
+	struct blocking_notifier_head notifier;
+	struct mutex event_lock;
+	bool mem_disabled;
+};
+
+/* For bus drivers, in their .mmap (and fault handlers for the data). */
+void vfio_vma_set_base_pfn(struct vm_area_struct *vma, unsigned long pfn);
+void vfio_vma_set_driver_data(struct vm_area_struct *vma, void *data);
+void *vfio_vma_driver_data(struct vm_area_struct *vma);
+
+/* For IOMMU backends. */
+struct vfio_device *vfio_device_get_from_vma(struct vm_area_struct *vma);
+void vfio_device_put_from_vma(struct vfio_device *device);
+int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
+		    unsigned long *pfn, unsigned long *nr_pages);
+int vfio_device_register_notifier(struct vfio_device *device,
+				  struct notifier_block *nb);
+void vfio_device_unregister_notifier(struct vfio_device *device,
+				     struct notifier_block *nb);
+
+/* For bus drivers, where device memory stops or starts being usable. */
+void vfio_device_mem_update(struct vfio_device *device, bool usable);
+
+#endif /* _LINUX_VFIO_P2P_H */
