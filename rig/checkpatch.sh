@@ -6,6 +6,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
 src=$BUILD/p2p/linux
 cd "$src" || exit 1
+# Debian's python3 (checkpatch's spdxcheck.py needs python3-ply), not a pyenv one.
+export PATH=/usr/bin:/bin:$PATH
 bad=0 n=0
 cp=(perl scripts/checkpatch.pl --strict --quiet --no-summary --show-types)
 while IFS= read -r p; do

@@ -17,11 +17,8 @@ struct vfio_device;
  *	last VMA sharing this is closed
  * @users: VMAs sharing this: the one mmap() made, plus every VMA split,
  *	forked or moved from it (each got ->open, each will get ->close)
- * @driver_ops: the driver's vm_ops, which @ops forwards to
+ * @driver_ops: the driver's vm_ops, which core's wrapper forwards to
  * @driver_data: the driver's own pointer (vfio_vma_driver_data())
- * @ops: the vm_ops installed on the VMA: @driver_ops with open and close
- *	wrapped; a callback the driver lacks stays NULL, so mm sees the same
- *	capabilities (huge_fault, may_split, ...) it would without us
  * @pgoff: vm_pgoff at mmap() time
  * @nr_pages: the size of the mmap() in pages: the extent @base_pfn covers
  * @base_pfn: the pfn backing file offset @pgoff, if @has_pfn
@@ -36,7 +33,6 @@ struct vfio_vma_private_data {
 	refcount_t users;
 	const struct vm_operations_struct *driver_ops;
 	void *driver_data;
-	struct vm_operations_struct ops;
 	unsigned long pgoff;
 	unsigned long nr_pages;
 	unsigned long base_pfn;

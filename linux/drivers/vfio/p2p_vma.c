@@ -29,10 +29,10 @@
  * Terms
  * -----
  * - A vfio VMA: vm_file->f_op is vfio's device fops and vm_ops is core's
- *   wrapper (the wrapper's ->open is ours).  A driver cannot forge that, and
- *   cannot forget to set a magic value.  A driver that writes
- *   vm_private_data itself from .mmap (an out-of-tree driver written before
- *   this existed) is left alone: its VMA is simply not a vfio VMA.
+ *   wrapper table.  A driver cannot forge that, and cannot forget to set a
+ *   magic value.  A driver that writes vm_private_data itself from .mmap
+ *   (an out-of-tree driver written before this existed) is left alone:
+ *   its VMA is simply not a vfio VMA.
  * - P2P-capable: a vfio VMA whose driver set base_pfn or has vma_to_pfn.
  * - The pfn of an address A in VMA V: base_pfn + (V->vm_pgoff - pgoff) +
  *   (A - V->vm_start) / PAGE_SIZE, where pgoff is vm_pgoff at mmap() time.
@@ -65,7 +65,7 @@
 #include "vfio.h"
 #include "p2p.h"
 
-static void vfio_vma_open(struct vm_area_struct *vma);
+static const struct vm_operations_struct vfio_vma_ops;
 
 /**
  * vfio_vma_private() - core's private data of a vfio VMA
@@ -77,19 +77,19 @@ struct vfio_vma_private_data *vfio_vma_private(struct vm_area_struct *vma)
 {
 	if (!vma->vm_file || vma->vm_file->f_op != &vfio_device_fops)
 		return NULL;
-	if (!vma->vm_ops || vma->vm_ops->open != vfio_vma_open)
+	if (vma->vm_ops != &vfio_vma_ops)
 		return NULL;
 	return vma->vm_private_data;
 }
 
-static struct vfio_vma_private_data *priv_of(struct vm_area_struct *vma)
+static const struct vm_operations_struct *driver_ops(struct vm_area_struct *vma)
 {
-	return vma->vm_private_data;
+	return ((struct vfio_vma_private_data *)vma->vm_private_data)->driver_ops;
 }
 
 static void vfio_vma_open(struct vm_area_struct *vma)
 {
-	struct vfio_vma_private_data *priv = priv_of(vma);
+	struct vfio_vma_private_data *priv = vma->vm_private_data;
 
 	refcount_inc(&priv->users);
 	if (priv->driver_ops->open)
@@ -98,7 +98,7 @@ static void vfio_vma_open(struct vm_area_struct *vma)
 
 static void vfio_vma_close(struct vm_area_struct *vma)
 {
-	struct vfio_vma_private_data *priv = priv_of(vma);
+	struct vfio_vma_private_data *priv = vma->vm_private_data;
 
 	if (priv->driver_ops->close)
 		priv->driver_ops->close(vma);
@@ -108,109 +108,104 @@ static void vfio_vma_close(struct vm_area_struct *vma)
 	}
 }
 
+/*
+ * The forwarders.  Where the driver has no callback, each returns what mm
+ * does without one, so wrapping changes nothing a driver or user can see.
+ */
 static int vfio_vma_may_split(struct vm_area_struct *vma, unsigned long addr)
 {
-	return priv_of(vma)->driver_ops->may_split(vma, addr);
+	const struct vm_operations_struct *ops = driver_ops(vma);
+
+	return ops->may_split ? ops->may_split(vma, addr) : 0;
 }
 
 static int vfio_vma_mremap(struct vm_area_struct *vma)
 {
-	return priv_of(vma)->driver_ops->mremap(vma);
+	const struct vm_operations_struct *ops = driver_ops(vma);
+
+	return ops->mremap ? ops->mremap(vma) : 0;
 }
 
 static int vfio_vma_mprotect(struct vm_area_struct *vma, unsigned long start,
 			     unsigned long end, unsigned long newflags)
 {
-	return priv_of(vma)->driver_ops->mprotect(vma, start, end, newflags);
+	const struct vm_operations_struct *ops = driver_ops(vma);
+
+	return ops->mprotect ? ops->mprotect(vma, start, end, newflags) : 0;
 }
 
 static vm_fault_t vfio_vma_fault(struct vm_fault *vmf)
 {
-	return priv_of(vmf->vma)->driver_ops->fault(vmf);
+	const struct vm_operations_struct *ops = driver_ops(vmf->vma);
+
+	return ops->fault ? ops->fault(vmf) : VM_FAULT_SIGBUS;
 }
 
 static vm_fault_t vfio_vma_huge_fault(struct vm_fault *vmf, unsigned int order)
 {
-	return priv_of(vmf->vma)->driver_ops->huge_fault(vmf, order);
-}
+	const struct vm_operations_struct *ops = driver_ops(vmf->vma);
 
-static vm_fault_t vfio_vma_map_pages(struct vm_fault *vmf, pgoff_t start,
-				     pgoff_t end)
-{
-	return priv_of(vmf->vma)->driver_ops->map_pages(vmf, start, end);
+	return ops->huge_fault ? ops->huge_fault(vmf, order) : VM_FAULT_FALLBACK;
 }
 
 static unsigned long vfio_vma_pagesize(struct vm_area_struct *vma)
 {
-	return priv_of(vma)->driver_ops->pagesize(vma);
-}
+	const struct vm_operations_struct *ops = driver_ops(vma);
 
-static vm_fault_t vfio_vma_page_mkwrite(struct vm_fault *vmf)
-{
-	return priv_of(vmf->vma)->driver_ops->page_mkwrite(vmf);
-}
-
-static vm_fault_t vfio_vma_pfn_mkwrite(struct vm_fault *vmf)
-{
-	return priv_of(vmf->vma)->driver_ops->pfn_mkwrite(vmf);
+	return ops->pagesize ? ops->pagesize(vma) : PAGE_SIZE;
 }
 
 static int vfio_vma_access(struct vm_area_struct *vma, unsigned long addr,
 			   void *buf, int len, int write)
 {
-	return priv_of(vma)->driver_ops->access(vma, addr, buf, len, write);
+	const struct vm_operations_struct *ops = driver_ops(vma);
+
+	return ops->access ? ops->access(vma, addr, buf, len, write) : 0;
 }
 
 static const char *vfio_vma_name(struct vm_area_struct *vma)
 {
-	return priv_of(vma)->driver_ops->name(vma);
-}
+	const struct vm_operations_struct *ops = driver_ops(vma);
 
-#ifdef CONFIG_NUMA
-static int vfio_vma_set_policy(struct vm_area_struct *vma, struct mempolicy *new)
-{
-	return priv_of(vma)->driver_ops->set_policy(vma, new);
+	return ops->name ? ops->name(vma) : NULL;
 }
-
-static struct mempolicy *vfio_vma_get_policy(struct vm_area_struct *vma,
-					     unsigned long addr, pgoff_t *ilx)
-{
-	return priv_of(vma)->driver_ops->get_policy(vma, addr, ilx);
-}
-#endif
 
 static struct page *vfio_vma_find_special_page(struct vm_area_struct *vma,
 					       unsigned long addr)
 {
-	return priv_of(vma)->driver_ops->find_special_page(vma, addr);
+	const struct vm_operations_struct *ops = driver_ops(vma);
+
+	return ops->find_special_page ? ops->find_special_page(vma, addr) : NULL;
 }
 
-/* Forward exactly the callbacks the driver has. */
-static void vfio_vma_wrap_ops(struct vfio_vma_private_data *priv)
-{
-	const struct vm_operations_struct *d = priv->driver_ops;
-	struct vm_operations_struct *o = &priv->ops;
+static const struct vm_operations_struct vfio_vma_ops = {
+	.open = vfio_vma_open,
+	.close = vfio_vma_close,
+	.may_split = vfio_vma_may_split,
+	.mremap = vfio_vma_mremap,
+	.mprotect = vfio_vma_mprotect,
+	.fault = vfio_vma_fault,
+	.huge_fault = vfio_vma_huge_fault,
+	.pagesize = vfio_vma_pagesize,
+	.access = vfio_vma_access,
+	.name = vfio_vma_name,
+	.find_special_page = vfio_vma_find_special_page,
+};
 
-#define FORWARD(cb)	(o->cb = d->cb ? vfio_vma_##cb : NULL)
-	o->open = vfio_vma_open;
-	o->close = vfio_vma_close;
-	FORWARD(may_split);
-	FORWARD(mremap);
-	FORWARD(mprotect);
-	FORWARD(fault);
-	FORWARD(huge_fault);
-	FORWARD(map_pages);
-	FORWARD(pagesize);
-	FORWARD(page_mkwrite);
-	FORWARD(pfn_mkwrite);
-	FORWARD(access);
-	FORWARD(name);
+/*
+ * Callbacks whose mere presence changes what mm does (write-notify, NUMA
+ * policy, fault-around) cannot be forwarded by one table; no vfio driver
+ * has them.  A driver that does keeps its VMAs unwrapped.
+ */
+static bool vfio_vma_can_wrap(const struct vm_operations_struct *ops)
+{
+	if (ops->page_mkwrite || ops->pfn_mkwrite || ops->map_pages)
+		return false;
 #ifdef CONFIG_NUMA
-	FORWARD(set_policy);
-	FORWARD(get_policy);
+	if (ops->set_policy || ops->get_policy)
+		return false;
 #endif
-	FORWARD(find_special_page);
-#undef FORWARD
+	return true;
 }
 
 /**
@@ -222,7 +217,8 @@ static void vfio_vma_wrap_ops(struct vfio_vma_private_data *priv)
  * the driver's .mmap, which may fill it in through vfio_vma_set_base_pfn()
  * and vfio_vma_set_driver_data().  On success the driver's vm_ops are
  * wrapped.  A driver that overwrote vm_private_data keeps its VMA as it made
- * it, and that VMA is not a vfio VMA.
+ * it, and that VMA is not a vfio VMA.  A driver that uses core's private
+ * data but has vm_ops the wrapper cannot forward is a bug, refused.
  *
  * Return: what the driver's .mmap returned.
  */
@@ -241,21 +237,29 @@ int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma)
 	vma->vm_private_data = priv;
 
 	ret = device->ops->mmap(device, vma);
-	if (ret || vma->vm_private_data != priv) {
-		if (!ret)
-			dev_dbg(device->dev,
-				"vfio: %ps set vm_private_data itself; mapping is not P2P-capable\n",
-				device->ops->mmap);
-		else
-			vma->vm_private_data = NULL;
+	if (ret) {
+		vma->vm_private_data = NULL;
 		kfree(priv);
 		return ret;
+	}
+	if (vma->vm_private_data != priv) {
+		/* A driver that still owns vm_private_data: leave it be. */
+		dev_dbg(device->dev,
+			"vfio: %ps sets vm_private_data itself; mapping is not P2P-capable\n",
+			device->ops->mmap);
+		kfree(priv);
+		return 0;
+	}
+	if (WARN_ONCE(!vfio_vma_can_wrap(vma->vm_ops),
+		      "vfio: %ps: vm_ops core cannot wrap\n", device->ops->mmap)) {
+		vma->vm_private_data = NULL;
+		kfree(priv);
+		return -EINVAL;
 	}
 
 	get_device(&device->device);
 	priv->driver_ops = vma->vm_ops;
-	vfio_vma_wrap_ops(priv);
-	vma->vm_ops = &priv->ops;
+	vma->vm_ops = &vfio_vma_ops;
 	return 0;
 }
 
@@ -270,7 +274,7 @@ int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma)
  */
 void vfio_vma_set_base_pfn(struct vm_area_struct *vma, unsigned long pfn)
 {
-	struct vfio_vma_private_data *priv = priv_of(vma);
+	struct vfio_vma_private_data *priv = vma->vm_private_data;
 
 	priv->base_pfn = pfn;
 	priv->has_pfn = true;
@@ -287,7 +291,9 @@ EXPORT_SYMBOL_GPL(vfio_vma_set_base_pfn);
  */
 void vfio_vma_set_driver_data(struct vm_area_struct *vma, void *data)
 {
-	priv_of(vma)->driver_data = data;
+	struct vfio_vma_private_data *priv = vma->vm_private_data;
+
+	priv->driver_data = data;
 }
 EXPORT_SYMBOL_GPL(vfio_vma_set_driver_data);
 
@@ -299,7 +305,9 @@ EXPORT_SYMBOL_GPL(vfio_vma_set_driver_data);
  */
 void *vfio_vma_driver_data(struct vm_area_struct *vma)
 {
-	return priv_of(vma)->driver_data;
+	struct vfio_vma_private_data *priv = vma->vm_private_data;
+
+	return priv->driver_data;
 }
 EXPORT_SYMBOL_GPL(vfio_vma_driver_data);
 

@@ -61,7 +61,7 @@ enum vfio_device_event {
  */
 struct vfio_device_p2p {
 	struct blocking_notifier_head notifier;
-	struct mutex event_lock;
+	struct mutex event_lock;	/* serializes events, guards mem_disabled */
 	bool mem_disabled;
 };
 
