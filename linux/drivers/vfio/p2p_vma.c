@@ -371,7 +371,7 @@ int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
 		    unsigned long *pfn, unsigned long *nr_pages)
 {
 	struct vfio_vma_private_data *priv = vfio_vma_private(vma);
-	unsigned long idx, left = (vma->vm_end - addr) >> PAGE_SHIFT;
+	unsigned long idx, left = (vma->vm_end - (addr & PAGE_MASK)) >> PAGE_SHIFT;
 	struct vfio_device *device;
 	int ret;
 
