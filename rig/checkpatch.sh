@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # checkpatch.pl --strict over every patch of the series and every C file and
-# header we own under linux/.  Any ERROR, WARNING or CHECK fails.
+# header we own under linux/.  Any ERROR, WARNING or CHECK fails.  Our kernel
+# files (not the selftests) must also pass scripts/kernel-doc -Wall.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
@@ -25,8 +26,15 @@ while IFS= read -r f; do
 		bad=1
 	fi
 done < <(cd "$repo/linux" && find . -name '*.[ch]' | sed 's|^\./||' | sort)
+while IFS= read -r f; do
+	if out=$(perl scripts/kernel-doc -Wall -none "$f" 2>&1) && [ -z "$out" ]; then
+		continue
+	fi
+	printf 'kernel-doc: linux/%s\n%s\n' "$f" "$out"
+	bad=1
+done < <(cd "$repo/linux" && find . -name '*.[ch]' -not -path './tools/*' | sed 's|^\./||' | sort)
 if [ $bad = 0 ]; then
-	echo "rig: checkpatch --strict: $n file(s) and patch(es) clean"
+	echo "rig: checkpatch --strict: $n file(s) and patch(es) clean; kernel-doc -Wall clean"
 else
 	echo "rig: checkpatch --strict found problems (above)"
 fi
