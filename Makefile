@@ -19,7 +19,7 @@ export BUILD EXTRA_TESTS BREAK
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run deps source tree kernel stock p2p selftests checkpatch unsaved clean
+.PHONY: help check run deps source tree kernel stock p2p selftests checkpatch compile-drivers unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -47,7 +47,11 @@ selftests: tree
 checkpatch: tree
 	@$(RIG)/checkpatch.sh
 
-check: checkpatch kernel selftests
+# Compile (only) every vfio driver that mmaps device memory, warnings fail.
+compile-drivers: tree
+	@$(RIG)/compile-drivers.sh
+
+check: checkpatch compile-drivers kernel selftests
 	@$(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
 
 run: tree

@@ -23,6 +23,7 @@ apt() {
 }
 
 want=$pin
+mkdir -p "$(dirname "$stamp")"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && have_all; then
 	exit 0
 fi

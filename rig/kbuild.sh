@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Configure and build one kernel: kbuild.sh TREE FLAVOR
+# Configure and build one kernel: kbuild.sh TREE FLAVOR [TARGET...]
 #   TREE   stock (the pristine source) or p2p (overlay + series)
-#   FLAVOR debug (what make check boots) or release (what make bench boots)
+#   FLAVOR debug (what make check boots), release (what make bench boots) or
+#          drivers (every vfio driver, only compiled: rig/compile-drivers.sh)
+#   TARGET what to make in $BUILD/obj/TREE-FLAVOR (default: bzImage)
 # Both trees get the same config for a flavor: tinyconfig + configs/base.config
-# (+ configs/debug.config), and the result is checked against the fragments.
+# (+ configs/debug.config or configs/drivers.config), and the result is checked
+# against the fragments.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
 tree=$1 flavor=$2
+shift 2
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(bzImage)
 case $tree in
 stock) srcdir=$BUILD/src/linux ;;
 p2p) srcdir=$BUILD/p2p/linux ;;
@@ -17,6 +23,7 @@ frags=("$repo/configs/base.config")
 case $flavor in
 debug) frags+=("$repo/configs/debug.config") ;;
 release) ;;
+drivers) frags+=("$repo/configs/drivers.config") ;;
 *) echo "kbuild.sh: unknown flavor $flavor" >&2; exit 2 ;;
 esac
 for f in ${EXTRA_CONFIGS:-}; do frags+=("$f"); done
@@ -60,14 +67,23 @@ for f in "${frags[@]}"; do
 done
 [ $bad = 0 ] || { echo "rig: the $tree-$flavor .config lacks required options (a Kconfig dependency is missing?)" >&2; exit 1; }
 
-echo "rig: building $tree-$flavor kernel with $jobs jobs (ccache; a cold build takes a few minutes)..."
+if [ "${targets[*]}" = bzImage ]; then
+	echo "rig: building $tree-$flavor kernel with $jobs jobs (ccache; a cold build takes a few minutes)..."
+else
+	echo "rig: building ${targets[*]} of $tree-$flavor with $jobs jobs (ccache)..."
+fi
 start=$(date +%s)
 touch "$obj/.rig-start"
-# A cold build takes minutes: say how it is going every 30 s.
-(while sleep 30; do
+# A cold build takes minutes: say how it is going every 30 s.  The sleep
+# holds no output open, so a pipe reading ours ends when we do.
+(while sleep 30 >/dev/null 2>&1; do
 	echo "rig:   ...$(( $(date +%s) - start ))s, $(find "$obj" -name '*.o' -newer "$obj/.rig-start" | wc -l) objects compiled"
 done) &
 ticker=$!
 trap 'kill $ticker 2>/dev/null' EXIT
-kmake bzImage
-echo "rig: built $obj/arch/x86/boot/bzImage in $(( $(date +%s) - start ))s"
+kmake "${targets[@]}"
+if [ "${targets[*]}" = bzImage ]; then
+	echo "rig: built $obj/arch/x86/boot/bzImage in $(( $(date +%s) - start ))s"
+else
+	echo "rig: built ${targets[*]} of $tree-$flavor in $(( $(date +%s) - start ))s"
+fi
