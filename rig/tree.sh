@@ -43,21 +43,61 @@ git_p2p() { git -C "$p2p" -c core.quotePath=false "$@"; }
 # Files the overlay owns, relative to linux/.
 overlay_files() { (cd "$repo/linux" && find . -type f -o -type l | sed 's|^\./||' | sort); }
 
-# Print every edit in the p2p tree that the repo does not hold.
+# Files the applied patches touch, from quilt's backups in .pc/<patch>/.
+quilted_files() {
+	local p
+	[ -s "$p2p/.pc/applied-patches" ] || return 0
+	while read -r p; do
+		[ -d "$p2p/.pc/$p" ] && (cd "$p2p/.pc/$p" && find . -type f ! -name .timestamp)
+	done <"$p2p/.pc/applied-patches" | sed 's|^\./||' | sort -u
+}
+
+# Write into $1 the quilted files as pristine + the applied patches, taken
+# from $2 (the repo's patches/, or the snapshot of what was applied).
+expected_tree() {
+	local out=$1 from=$2 f p
+	while IFS= read -r f; do
+		[ -f "$src/$f" ] || continue
+		mkdir -p "$out/$(dirname "$f")"
+		cp "$src/$f" "$out/$f"
+	done <<<"$quilted"
+	while read -r p; do
+		[ -f "$from/$p" ] || return 1
+		patch -s -p1 -f -d "$out" --no-backup-if-mismatch <"$from/$p" >/dev/null 2>&1 || return 1
+	done <"$p2p/.pc/applied-patches"
+}
+
+# Print every edit in the p2p tree that the repo does not hold.  This does
+# not ask quilt, whose view goes stale when the repo's series changes.
 list_unsaved() {
 	[ -d "$p2p/.git" ] || return 0
-	local f patch
-	# 1. Edits to files a patch of the series touches, made after its last refresh.
-	if [ -s "$p2p/.pc/applied-patches" ]; then
-		while read -r patch; do
-			if (cd "$p2p" && quilt diff -z -P "$patch" 2>/dev/null | grep -q '^+++'); then
-				echo "unrefreshed quilt patch: $patch (cd $p2p && quilt refresh -p ab $patch)"
+	local f line quilted stale="" scratch
+	quilted=$(quilted_files)
+	# 1. A patched file must read as pristine + the applied patches, either
+	#    as the repo has them (after a refresh) or as they were applied
+	#    (the repo moved on since); anything else is an unrefreshed edit.
+	if [ -n "$quilted" ]; then
+		scratch=$(mktemp -d)
+		for from in "$repo/patches" "$p2p/.rig-applied"; do
+			rm -rf "$scratch/t"
+			mkdir -p "$scratch/t"
+			if ! expected_tree "$scratch/t" "$from"; then
+				stale+=$'\n'"$quilted"
+				continue
 			fi
-		done <"$p2p/.pc/applied-patches"
+			while IFS= read -r f; do
+				if [ -e "$scratch/t/$f" ] || [ -e "$p2p/$f" ]; then
+					cmp -s "$scratch/t/$f" "$p2p/$f" || stale+=$'\n'"$f"
+				fi
+			done <<<"$quilted"
+		done
+		rm -rf "$scratch"
+		# Unsaved only if it matches neither way.
+		printf '%s\n' "$stale" | sed '/^$/d' | sort | uniq -d | while IFS= read -r f; do
+			echo "unrefreshed edit to a patched file: $f (export QUILTRC=$repo/rig/quiltrc; cd $p2p && quilt refresh)"
+		done
 	fi
 	# 2. Edits to any other file, and new files, that are not our overlay links.
-	local quilted
-	quilted=$(cd "$p2p" && [ -s .pc/applied-patches ] && quilt files -a 2>/dev/null | sort -u || true)
 	git_p2p status --porcelain=v1 --untracked-files=all | while IFS= read -r line; do
 		f=${line:3}
 		case "$f" in
@@ -109,17 +149,24 @@ apply_overlay() {
 }
 
 apply_series() {
-	local want have
+	local want have p
 	want=$(series_hash)
 	have=$(cat "$p2p/.rig-series" 2>/dev/null || true)
 	[ "$want" = "$have" ] && return 0
 	say "applying the quilt series to the p2p tree"
-	if [ -s "$p2p/.pc/applied-patches" ]; then
-		(cd "$p2p" && quilt pop -a -q) || die "quilt pop failed in $p2p"
-	fi
-	if [ -s "$repo/patches/series" ] && grep -qv '^\s*\(#\|$\)' "$repo/patches/series"; then
-		(cd "$p2p" && quilt push -a -q --fuzz=0) ||
+	# Back to pristine through the tree's git baseline, not quilt pop: quilt
+	# refuses to work once the repo's series no longer matches what is
+	# applied.  The caller checked there is nothing unsaved to lose.
+	rm -rf "$p2p/.pc" "$p2p/.rig-applied"
+	git_p2p reset -q --hard
+	git_p2p clean -q -f -d -e /patches -e '/.rig-*'
+	mkdir -p "$p2p/.rig-applied"
+	if grep -qv '^\s*\(#\|$\)' "$repo/patches/series" 2>/dev/null; then
+		(cd "$p2p" && QUILTRC="$repo/rig/quiltrc" quilt push -a -q) ||
 			die "the series does not apply to $p2p (fix the patch, then make again)"
+		while read -r p; do
+			cp "$repo/patches/$p" "$p2p/.rig-applied/$p"
+		done <"$p2p/.pc/applied-patches"
 	fi
 	echo "$want" >"$p2p/.rig-series"
 }

@@ -19,13 +19,13 @@ struct vfio_device;
  *	forked or moved from it (each got ->open, each will get ->close)
  * @driver_ops: the driver's vm_ops, which core's wrapper forwards to
  * @driver_data: the driver's own pointer (vfio_vma_driver_data())
- * @pgoff: vm_pgoff at mmap() time
+ * @pgoff: vm_pgoff when the driver's .mmap returned
  * @nr_pages: the size of the mmap() in pages: the extent @base_pfn covers
  * @base_pfn: the pfn backing file offset @pgoff, if @has_pfn
  * @has_pfn: the driver called vfio_vma_set_base_pfn()
  *
- * Everything but @users is written once, in vfio_device_mmap_vma(), before
- * the VMA is visible, and never changes: readers need no lock beyond the
+ * Everything but @users is written once, in vfio_device_mmap_vma() and the
+ * driver's .mmap, before the VMA is visible, and never changes: readers need no lock beyond the
  * mmap_lock that keeps the VMA itself alive.
  */
 struct vfio_vma_private_data {

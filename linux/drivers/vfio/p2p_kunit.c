@@ -15,6 +15,8 @@
  *                  has the vma_to_pfn op
  *   REGION_LEGACY  .mmap writes vm_private_data itself (an unconverted
  *                  driver): not a vfio VMA
+ *   REGION_REWRITE .mmap rewrites vm_pgoff to the pfn it maps, as
+ *                  vfio-platform and fsl-mc do, and sets base_pfn from it
  *
  * No pfn is ever dereferenced; the fake fault handler only counts calls,
  * which lets the tests check that lookups never fault.
@@ -38,7 +40,7 @@
 #define FAKE_OP_RUN		8UL	/* the op's regions are 8-page chunks */
 #define REGION_SHIFT		(40 - PAGE_SHIFT)
 
-enum { REGION_PFN, REGION_NONE, REGION_LEGACY };
+enum { REGION_PFN, REGION_NONE, REGION_LEGACY, REGION_REWRITE };
 
 /* Entries of the event log: listener events, and what the driver does. */
 enum {
@@ -121,6 +123,11 @@ static int fake_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 		return 0;
 	case REGION_LEGACY:
 		vma->vm_private_data = fake;
+		return 0;
+	case REGION_REWRITE:
+		vfio_vma_set_driver_data(vma, fake);
+		vma->vm_pgoff = FAKE_BASE_PFN + pgoff;
+		vfio_vma_set_base_pfn(vma, vma->vm_pgoff);
 		return 0;
 	}
 	return -EINVAL;
@@ -420,12 +427,11 @@ static void p2p_split_keeps_offsets(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dev_refs(fake), refs - 1);
 }
 
-static vm_fault_t call_fault(struct vm_area_struct *vma, unsigned long addr,
-			     unsigned int order)
+static vm_fault_t call_fault(struct vm_area_struct *vma, unsigned long addr)
 {
 	struct vm_fault vmf = { .vma = vma, .address = addr };
 
-	return order ? vma->vm_ops->huge_fault(&vmf, order) : vma->vm_ops->fault(&vmf);
+	return vma->vm_ops->fault(&vmf);
 }
 
 /* A fork-like ->open/->close pair keeps the count; the wrapper forwards. */
@@ -451,10 +457,11 @@ static void p2p_open_close_refcount(struct kunit *test)
 
 	/* Every other callback reaches the driver. */
 	KUNIT_EXPECT_STREQ(test, vma->vm_ops->name(vma), "[vfio-p2p-kunit]");
-	KUNIT_EXPECT_EQ(test, call_fault(vma, addr, 0), VM_FAULT_SIGBUS);
+	KUNIT_EXPECT_EQ(test, call_fault(vma, addr), VM_FAULT_SIGBUS);
 	KUNIT_EXPECT_EQ(test, fake->faults, 1);
-	/* The driver has no huge_fault: mm's answer without one. */
-	KUNIT_EXPECT_EQ(test, call_fault(vma, addr, PMD_ORDER), VM_FAULT_FALLBACK);
+	/* mm sees the fault callbacks the driver has, and only those. */
+	KUNIT_EXPECT_NOT_NULL(test, vma->vm_ops->fault);
+	KUNIT_EXPECT_NULL(test, vma->vm_ops->huge_fault);
 	mmap_read_unlock(current->mm);
 
 	KUNIT_ASSERT_EQ(test, vm_munmap(addr, 2 * PAGE_SIZE), 0);
@@ -476,6 +483,36 @@ static void p2p_vma_to_pfn_op(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nr, 4);	/* the op says 6, vm_end says 4 */
 	KUNIT_EXPECT_EQ(test, fake->op_calls, 2);
 	KUNIT_EXPECT_EQ(test, fake->faults, 0);
+}
+
+/* A driver that rewrites vm_pgoff in .mmap resolves as well, also split. */
+static void p2p_driver_rewrites_pgoff(struct kunit *test)
+{
+	unsigned long addr, pfn, nr;
+
+	fake_create(test, &fake_ops);
+	addr = fake_mmap_region(test, REGION_REWRITE, 3, 8);
+
+	KUNIT_ASSERT_EQ(test, lookup(addr + PAGE_SIZE, &pfn, &nr), 0);
+	KUNIT_EXPECT_EQ(test, pfn, FAKE_BASE_PFN + 3 + 1);
+	KUNIT_EXPECT_EQ(test, nr, 7);
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr, 2 * PAGE_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, lookup(addr + 5 * PAGE_SIZE, &pfn, &nr), 0);
+	KUNIT_EXPECT_EQ(test, pfn, FAKE_BASE_PFN + 3 + 5);
+	KUNIT_EXPECT_EQ(test, nr, 3);
+}
+
+/* In a private mapping a written page is an anonymous copy: no pfn. */
+static void p2p_refuse_private_mapping(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	unsigned long addr, pfn, nr;
+
+	addr = kunit_vm_mmap(test, fake->file, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE, 0);
+	KUNIT_ASSERT_NE(test, addr, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	KUNIT_EXPECT_EQ(test, lookup(addr, &pfn, &nr), -EOPNOTSUPP);
 }
 
 /* A driver with neither base_pfn nor the op is not P2P-capable. */
@@ -596,6 +633,8 @@ static struct kunit_case vfio_p2p_test_cases[] = {
 	KUNIT_CASE(p2p_split_keeps_offsets),
 	KUNIT_CASE(p2p_open_close_refcount),
 	KUNIT_CASE(p2p_vma_to_pfn_op),
+	KUNIT_CASE(p2p_driver_rewrites_pgoff),
+	KUNIT_CASE(p2p_refuse_private_mapping),
 	KUNIT_CASE(p2p_not_opted_in),
 	KUNIT_CASE(p2p_refuse_while_disabled),
 	KUNIT_CASE(p2p_notifier_order),

@@ -29,13 +29,14 @@
  * Terms
  * -----
  * - A vfio VMA: vm_file->f_op is vfio's device fops and vm_ops is core's
- *   wrapper table.  A driver cannot forge that, and cannot forget to set a
+ *   wrapper tables.  A driver cannot forge that, and cannot forget to set a
  *   magic value.  A driver that writes vm_private_data itself from .mmap
  *   (an out-of-tree driver written before this existed) is left alone:
  *   its VMA is simply not a vfio VMA.
  * - P2P-capable: a vfio VMA whose driver set base_pfn or has vma_to_pfn.
  * - The pfn of an address A in VMA V: base_pfn + (V->vm_pgoff - pgoff) +
- *   (A - V->vm_start) / PAGE_SIZE, where pgoff is vm_pgoff at mmap() time.
+ *   (A - V->vm_start) / PAGE_SIZE, where pgoff is vm_pgoff once the driver's
+ *   .mmap returned (some drivers rewrite it there).
  *   Split and mremap keep vm_pgoff consistent with the file offset, so this
  *   holds for every VMA sharing the private data.  vm_pgoff itself keeps
  *   whatever the driver encodes there (vfio-pci: the region index), as
@@ -65,7 +66,7 @@
 #include "vfio.h"
 #include "p2p.h"
 
-static const struct vm_operations_struct vfio_vma_ops;
+static const struct vm_operations_struct vfio_vma_ops[4];
 
 /**
  * vfio_vma_private() - core's private data of a vfio VMA
@@ -77,7 +78,8 @@ struct vfio_vma_private_data *vfio_vma_private(struct vm_area_struct *vma)
 {
 	if (!vma->vm_file || vma->vm_file->f_op != &vfio_device_fops)
 		return NULL;
-	if (vma->vm_ops != &vfio_vma_ops)
+	if (vma->vm_ops < vfio_vma_ops ||
+	    vma->vm_ops >= vfio_vma_ops + ARRAY_SIZE(vfio_vma_ops))
 		return NULL;
 	return vma->vm_private_data;
 }
@@ -134,18 +136,15 @@ static int vfio_vma_mprotect(struct vm_area_struct *vma, unsigned long start,
 	return ops->mprotect ? ops->mprotect(vma, start, end, newflags) : 0;
 }
 
+/* Only in the tables for drivers that have these two. */
 static vm_fault_t vfio_vma_fault(struct vm_fault *vmf)
 {
-	const struct vm_operations_struct *ops = driver_ops(vmf->vma);
-
-	return ops->fault ? ops->fault(vmf) : VM_FAULT_SIGBUS;
+	return driver_ops(vmf->vma)->fault(vmf);
 }
 
 static vm_fault_t vfio_vma_huge_fault(struct vm_fault *vmf, unsigned int order)
 {
-	const struct vm_operations_struct *ops = driver_ops(vmf->vma);
-
-	return ops->huge_fault ? ops->huge_fault(vmf, order) : VM_FAULT_FALLBACK;
+	return driver_ops(vmf->vma)->huge_fault(vmf, order);
 }
 
 static unsigned long vfio_vma_pagesize(struct vm_area_struct *vma)
@@ -178,19 +177,39 @@ static struct page *vfio_vma_find_special_page(struct vm_area_struct *vma,
 	return ops->find_special_page ? ops->find_special_page(vma, addr) : NULL;
 }
 
-static const struct vm_operations_struct vfio_vma_ops = {
-	.open = vfio_vma_open,
-	.close = vfio_vma_close,
-	.may_split = vfio_vma_may_split,
-	.mremap = vfio_vma_mremap,
-	.mprotect = vfio_vma_mprotect,
-	.fault = vfio_vma_fault,
-	.huge_fault = vfio_vma_huge_fault,
-	.pagesize = vfio_vma_pagesize,
-	.access = vfio_vma_access,
-	.name = vfio_vma_name,
-	.find_special_page = vfio_vma_find_special_page,
+/*
+ * Whether a VMA has ->fault or ->huge_fault changes what mm does (a VMA
+ * without ->fault is retried, not failed, when its pte was only cleared for
+ * an update; one with ->huge_fault is offered huge faults), so the wrapper
+ * comes in four tables, one per combination, and each driver gets the one
+ * that has exactly the callbacks it has.
+ */
+#define VFIO_VMA_OPS(_fault, _huge_fault) {				\
+	.open = vfio_vma_open,						\
+	.close = vfio_vma_close,					\
+	.may_split = vfio_vma_may_split,				\
+	.mremap = vfio_vma_mremap,					\
+	.mprotect = vfio_vma_mprotect,					\
+	.fault = _fault,						\
+	.huge_fault = _huge_fault,					\
+	.pagesize = vfio_vma_pagesize,					\
+	.access = vfio_vma_access,					\
+	.name = vfio_vma_name,						\
+	.find_special_page = vfio_vma_find_special_page,		\
+}
+
+static const struct vm_operations_struct vfio_vma_ops[4] = {
+	VFIO_VMA_OPS(NULL, NULL),
+	VFIO_VMA_OPS(vfio_vma_fault, NULL),
+	VFIO_VMA_OPS(NULL, vfio_vma_huge_fault),
+	VFIO_VMA_OPS(vfio_vma_fault, vfio_vma_huge_fault),
 };
+
+static const struct vm_operations_struct *
+vfio_vma_ops_for(const struct vm_operations_struct *driver_ops)
+{
+	return &vfio_vma_ops[!!driver_ops->fault | !!driver_ops->huge_fault << 1];
+}
 
 /*
  * Callbacks whose mere presence changes what mm does (write-notify, NUMA
@@ -231,8 +250,6 @@ int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma)
 	if (!priv)
 		return -ENOMEM;
 	priv->device = device;
-	priv->pgoff = vma->vm_pgoff;
-	priv->nr_pages = vma_pages(vma);
 	refcount_set(&priv->users, 1);
 	vma->vm_private_data = priv;
 
@@ -257,9 +274,15 @@ int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma)
 		return -EINVAL;
 	}
 
+	/*
+	 * Only now: some drivers rewrite vm_pgoff in .mmap (to the pfn they
+	 * map).  VM_PFNMAP VMAs never merge, so both are final here.
+	 */
+	priv->pgoff = vma->vm_pgoff;
+	priv->nr_pages = vma_pages(vma);
 	get_device(&device->device);
 	priv->driver_ops = vma->vm_ops;
-	vma->vm_ops = &vfio_vma_ops;
+	vma->vm_ops = vfio_vma_ops_for(priv->driver_ops);
 	return 0;
 }
 
@@ -363,7 +386,7 @@ EXPORT_SYMBOL_GPL(vfio_device_put_from_vma);
  * callback, a lock that callback takes.  See "Locking" in p2p_notify.c.
  *
  * Return: 0; -ENODEV if @vma is not a vfio VMA; -EOPNOTSUPP if its driver
- * is not P2P-capable; -EIO while the device memory is disabled (decode off,
+ * is not P2P-capable or the mapping is private (copy-on-write); -EIO while the device memory is disabled (decode off,
  * reset, low power); -EFAULT if @addr is outside @vma; or the driver op's
  * error.
  */
@@ -380,7 +403,9 @@ int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
 	device = priv->device;
 	if (addr < vma->vm_start || addr >= vma->vm_end)
 		return -EFAULT;
-	if (!priv->has_pfn && !device->ops->vma_to_pfn)
+	/* In a private mapping a written page is an anonymous copy. */
+	if (is_cow_mapping(vma->vm_flags) ||
+	    (!priv->has_pfn && !device->ops->vma_to_pfn))
 		return -EOPNOTSUPP;
 	if (READ_ONCE(device->p2p.mem_disabled))
 		return -EIO;
