@@ -208,7 +208,8 @@ static const struct vm_operations_struct vfio_vma_ops[4] = {
 static const struct vm_operations_struct *
 vfio_vma_ops_for(const struct vm_operations_struct *driver_ops)
 {
-	return &vfio_vma_ops[!!driver_ops->fault | !!driver_ops->huge_fault << 1];
+	return &vfio_vma_ops[(driver_ops->fault ? 1 : 0) |
+			     (driver_ops->huge_fault ? 2 : 0)];
 }
 
 /*
@@ -386,9 +387,9 @@ EXPORT_SYMBOL_GPL(vfio_device_put_from_vma);
  * callback, a lock that callback takes.  See "Locking" in p2p_notify.c.
  *
  * Return: 0; -ENODEV if @vma is not a vfio VMA; -EOPNOTSUPP if its driver
- * is not P2P-capable or the mapping is private (copy-on-write); -EIO while the device memory is disabled (decode off,
- * reset, low power); -EFAULT if @addr is outside @vma; or the driver op's
- * error.
+ * is not P2P-capable or the mapping is private (copy-on-write); -EIO while
+ * the device memory is disabled (decode off, reset, low power); -EFAULT if
+ * @addr is outside @vma; or the driver op's error.
  */
 int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
 		    unsigned long *pfn, unsigned long *nr_pages)
