@@ -148,9 +148,15 @@ def parse_tests(lines, suites):
 
 def check_host(host_lines, files, suites):
     s = Suite('host: ivshmem backing file')
+    # What a test announced last for a range wins over anything earlier
+    # that overlaps it.
     last = {}
     for bdf, off, length, fnv in host_lines:
-        last[(bdf, int(off, 16))] = (int(length), int(fnv, 16))
+        off, length = int(off, 16), int(length)
+        for key in [k for k in last if k[0] == bdf and k[1] < off + length
+                    and off < k[1] + last[k][0]]:
+            del last[key]
+        last[(bdf, off)] = (length, int(fnv, 16))
     for (bdf, off), (length, fnv) in sorted(last.items()):
         name = '%s offset 0x%x, %d bytes' % (bdf, off, length)
         path = files.get(bdf)

@@ -107,6 +107,38 @@ void vfio_p2p_host_expect(const char *bdf, uint64_t offset, size_t len,
 void vfio_p2p_host_expect_bytes(const char *bdf, uint64_t offset,
 				const void *buf, size_t len);
 
+/*
+ * The usual test setup: edu and the first ivshmem in one container of
+ * @iommu_type, edu's registers mmapped with bus mastering on, BAR2's region
+ * info, and VFIO_P2P_RAM_SIZE bytes of anonymous memory mapped read/write
+ * at VFIO_P2P_IOVA_RAM.
+ */
+#define VFIO_P2P_IOVA_RAM	0x10000000ULL	/* 256 MiB: catches a 28-bit dma_mask */
+#define VFIO_P2P_RAM_SIZE	0x10000UL
+
+struct vfio_p2p_ctx {
+	int container;
+	struct vfio_p2p_dev edu;
+	struct vfio_p2p_dev shm;
+	struct vfio_p2p_region bar2;
+	void *edu_regs;
+	uint8_t *ram;
+};
+
+/*
+ * Returns 0; -ENODEV when the rig's devices are not bound to vfio-pci and
+ * -EOPNOTSUPP when the IOMMU type is not supported (both mean: skip); any
+ * other -errno is a failure, reported in @what.
+ */
+int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what);
+void vfio_p2p_ctx_close(struct vfio_p2p_ctx *c);
+
+/* Fill RAM with @seed's pattern, then RAM -> edu -> @iova.  0 or -errno. */
+int vfio_p2p_ram_to_iova(struct vfio_p2p_ctx *c, uint64_t iova, uint32_t len,
+			 uint32_t seed);
+/* Zero RAM, then @iova -> edu -> RAM.  0 or -errno. */
+int vfio_p2p_iova_to_ram(struct vfio_p2p_ctx *c, uint64_t iova, uint32_t len);
+
 /* Set by the rig (make check BREAK=1) to prove that a wrong result fails. */
 bool vfio_p2p_break_requested(void);
 

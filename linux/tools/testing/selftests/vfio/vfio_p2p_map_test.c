@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio_p2p_map_test: how type1 maps a peer BAR, proven by DMA.
+ *
+ * Every mapping here is checked by making edu DMA through it, both ways,
+ * and reading the bytes back through the CPU's view of the same memory: the
+ * BAR mmap, or the anonymous pages.  Every refused mapping is checked by
+ * making edu DMA to the IOVA it would have used: nothing may arrive.
+ *
+ *  - the whole BAR, never touched before the map;
+ *  - one page in the middle of the BAR, and not its neighbours;
+ *  - a vaddr and an IOVA that are page-aligned but not huge-page-aligned;
+ *  - BAR pages and anonymous pages interleaved in one MAP_DMA;
+ *  - a foreign PFNMAP (the sysfs resource2 mmap of the same BAR): refused
+ *    in strict mode, mapped with strict_mmio_maps=N;
+ *  - bad requests (read-only mmap mapped writable, a range running into a
+ *    hole, overlapping IOVAs, iova+size overflowing, misalignment, a vaddr
+ *    already unmapped): each fails with its errno, leaves its IOVA
+ *    unmapped and the container usable, and UNMAP_ALL then returns exactly
+ *    what was mapped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "vfio_p2p_util.h"
+
+#define PG		4096UL
+#define HUGE		(2UL << 20)
+#define DMA_LEN		EDU_DMA_MAX
+#define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+
+#define IOVA_BAR	0x40000000ULL
+#define IOVA_PAGE	0x50000000ULL
+#define IOVA_MIS	(0x60000000ULL + 3 * PG)
+#define IOVA_MIX	0x70000000ULL
+#define IOVA_ERR	0x80000000ULL
+
+#define STRICT_PARAM	"/sys/module/vfio_iommu_type1/parameters/strict_mmio_maps"
+
+FIXTURE(map) {
+	struct vfio_p2p_ctx c;
+	bool restore_strict;
+};
+
+FIXTURE_VARIANT(map) {
+	int iommu_type;
+};
+
+FIXTURE_VARIANT_ADD(map, type1) {
+	.iommu_type = VFIO_TYPE1_IOMMU,
+};
+
+FIXTURE_VARIANT_ADD(map, type1v2) {
+	.iommu_type = VFIO_TYPE1v2_IOMMU,
+};
+
+static int set_strict(bool on)
+{
+	int fd = open(STRICT_PARAM, O_WRONLY);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, on ? "Y" : "N", 1) != 1)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+FIXTURE_SETUP(map)
+{
+	const char *what;
+	int ret = vfio_p2p_ctx_open(&self->c, variant->iommu_type, &what);
+
+	self->restore_strict = false;
+	if (ret == -ENODEV || ret == -EOPNOTSUPP)
+		SKIP(return, "%s: %s", what, strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(map)
+{
+	if (self->restore_strict)
+		set_strict(true);
+	vfio_p2p_ctx_close(&self->c);
+}
+
+/* mmap @len bytes of BAR2 from @bar_off, at @addr if not NULL (MAP_FIXED). */
+static uint8_t *bar_mmap(struct vfio_p2p_ctx *c, void *addr, uint64_t bar_off,
+			 size_t len, int prot)
+{
+	void *p = mmap(addr, len, prot, MAP_SHARED | (addr ? MAP_FIXED : 0),
+		       c->shm.fd, c->bar2.offset + bar_off);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * Both directions through @iova, checked in @view, the CPU's mapping of
+ * the same memory: RAM -> edu -> @iova shows in @view, and what the CPU
+ * writes to @view comes back through @iova -> edu -> RAM.  A last DMA puts
+ * fresh bytes in; when @view is the BAR (at @bar_off, else -1), the rig
+ * finds them in the host's backing file.
+ */
+static void round_trip(struct __test_metadata *_metadata, struct vfio_p2p_ctx *c,
+		       uint64_t iova, uint8_t *view, int64_t bar_off)
+{
+	uint32_t seed = vfio_p2p_seed();
+
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, iova, DMA_LEN, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(view, DMA_LEN, seed))
+		TH_LOG("DMA to iova 0x%llx did not land", (unsigned long long)iova);
+	vfio_p2p_fill(view, DMA_LEN, seed + 1);
+	ASSERT_EQ(0, vfio_p2p_iova_to_ram(c, iova, DMA_LEN));
+	ASSERT_EQ(-1, vfio_p2p_check(c->ram, DMA_LEN, seed + 1))
+		TH_LOG("DMA from iova 0x%llx did not read it", (unsigned long long)iova);
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, iova, DMA_LEN, seed + 2));
+	ASSERT_EQ(-1, vfio_p2p_check(view, DMA_LEN, seed + 2));
+	if (bar_off >= 0)
+		vfio_p2p_host_expect(c->shm.bdf, bar_off, DMA_LEN, seed + 2);
+}
+
+/*
+ * A DMA to @iova must not reach @view, the BAR at @bar_off, which the CPU
+ * fills with a known pattern first (the host must see that one).
+ */
+static void does_not_land(struct __test_metadata *_metadata,
+			  struct vfio_p2p_ctx *c, uint64_t iova, uint8_t *view,
+			  uint64_t bar_off)
+{
+	uint32_t seed = vfio_p2p_seed();
+
+	vfio_p2p_fill(view, DMA_LEN, seed);
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, iova, DMA_LEN, seed + 1));
+	ASSERT_EQ(-1, vfio_p2p_check(view, DMA_LEN, seed))
+		TH_LOG("DMA to unmapped iova 0x%llx reached the BAR",
+		       (unsigned long long)iova);
+	vfio_p2p_host_expect(c->shm.bdf, bar_off, DMA_LEN, seed);
+}
+
+TEST_F_TIMEOUT(map, whole_bar_untouched, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint64_t size = c->bar2.size;
+	uint64_t offs[] = { 0, size / 2 + PG, size - PG };
+	uint8_t *bar;
+	unsigned int i;
+
+	bar = bar_mmap(c, NULL, 0, size, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, bar);
+	c->bar2.map = bar;
+	/* No access at all before the map. */
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_BAR, size, RW));
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		round_trip(_metadata, c, IOVA_BAR + offs[i], bar + offs[i], offs[i]);
+	ASSERT_EQ((int64_t)size, vfio_p2p_unmap(c->container, IOVA_BAR, size, 0));
+}
+
+TEST_F_TIMEOUT(map, one_page_mid_bar, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint64_t mid = c->bar2.size / 2;
+	uint8_t *bar;
+
+	bar = bar_mmap(c, NULL, 0, c->bar2.size, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, bar);
+	c->bar2.map = bar;
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar + mid, IOVA_PAGE, PG, RW));
+	round_trip(_metadata, c, IOVA_PAGE, bar + mid, mid);
+	/* Exactly one page: its neighbours' IOVAs reach nothing. */
+	does_not_land(_metadata, c, IOVA_PAGE + PG, bar + mid + PG, mid + PG);
+	does_not_land(_metadata, c, IOVA_PAGE - PG, bar + mid - PG, mid - PG);
+	ASSERT_EQ((int64_t)PG, vfio_p2p_unmap(c->container, IOVA_PAGE, PG, 0));
+}
+
+TEST_F_TIMEOUT(map, misaligned_vaddr_and_iova, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint64_t size = c->bar2.size, len = size - 2 * HUGE;
+	uint64_t offs[] = { 0, HUGE - PG, len - PG };
+	uint8_t *area, *base, *bar;
+	unsigned int i;
+
+	/* A VMA that starts one page past a huge-page boundary. */
+	area = mmap(NULL, size + 2 * HUGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	base = (uint8_t *)(((uintptr_t)area + HUGE - 1) & ~(HUGE - 1)) + PG;
+	bar = bar_mmap(c, base, 0, size, PROT_READ | PROT_WRITE);
+	ASSERT_EQ(base, bar);
+	vfio_p2p_touch(bar, size);	/* huge pfnmaps where they fit */
+
+	/* From one page in, at an IOVA three pages past a huge boundary. */
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar + PG, IOVA_MIS, len, RW));
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		round_trip(_metadata, c, IOVA_MIS + offs[i], bar + PG + offs[i],
+			   PG + offs[i]);
+	ASSERT_EQ((int64_t)len, vfio_p2p_unmap(c->container, IOVA_MIS, len, 0));
+	munmap(area, size + 2 * HUGE);
+}
+
+TEST_F_TIMEOUT(map, bar_anon_interleaved, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint64_t bar_off[4] = { 8 * PG, 0, 24 * PG, 0 };
+	uint32_t seed = vfio_p2p_seed();
+	uint8_t *area, *check;
+	unsigned int i;
+
+	/* BAR page, anonymous page, BAR page, anonymous page. */
+	area = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	memset(area, 0, 4 * PG);
+	ASSERT_EQ(area, bar_mmap(c, area, bar_off[0], PG, PROT_READ | PROT_WRITE));
+	ASSERT_EQ(area + 2 * PG, bar_mmap(c, area + 2 * PG, bar_off[2], PG,
+					  PROT_READ | PROT_WRITE));
+	ASSERT_EQ(0, vfio_p2p_map(c->container, area, IOVA_MIX, 4 * PG, RW));
+
+	/* Each page gets its own bytes, in its own memory. */
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_MIX + i * PG, DMA_LEN, seed + i));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(-1, vfio_p2p_check(area + i * PG, DMA_LEN, seed + i))
+			TH_LOG("page %u of the interleaved map got the wrong bytes", i);
+	/* The BAR pages are the BAR: a second view of it sees the bytes. */
+	check = bar_mmap(c, NULL, 0, c->bar2.size, PROT_READ);
+	ASSERT_NE(NULL, check);
+	ASSERT_EQ(-1, vfio_p2p_check(check + bar_off[0], DMA_LEN, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(check + bar_off[2], DMA_LEN, seed + 2));
+	munmap(check, c->bar2.size);
+	for (i = 0; i < 4; i++)
+		round_trip(_metadata, c, IOVA_MIX + i * PG, area + i * PG,
+			   i % 2 ? -1 : (int64_t)bar_off[i]);
+
+	ASSERT_EQ((int64_t)(4 * PG), vfio_p2p_unmap(c->container, IOVA_MIX, 4 * PG, 0));
+	munmap(area, 4 * PG);
+}
+
+TEST_F_TIMEOUT(map, foreign_pfnmap, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint64_t off = 0x30000;
+	char path[128];
+	uint8_t *res;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
+		 c->shm.bdf, IVSHMEM_BAR);
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", path, strerror(errno));
+	res = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	close(fd);
+	ASSERT_NE(MAP_FAILED, res);
+
+	/* Strict (the default): not a vfio device mmap, so refused. */
+	ASSERT_EQ(-EFAULT, vfio_p2p_map(c->container, res, IOVA_ERR, 4 * PG, RW));
+	does_not_land(_metadata, c, IOVA_ERR, res, off);
+
+	/* strict_mmio_maps=N: the legacy page-table walk maps it. */
+	ASSERT_EQ(0, set_strict(false));
+	self->restore_strict = true;
+	ASSERT_EQ(0, vfio_p2p_map(c->container, res, IOVA_ERR, 4 * PG, RW));
+	ASSERT_EQ(0, set_strict(true));
+	self->restore_strict = false;
+	round_trip(_metadata, c, IOVA_ERR + 3 * PG, res + 3 * PG, off + 3 * PG);
+	ASSERT_EQ((int64_t)(4 * PG), vfio_p2p_unmap(c->container, IOVA_ERR, 4 * PG, 0));
+	munmap(res, 4 * PG);
+}
+
+TEST_F_TIMEOUT(map, bad_requests_leave_nothing_mapped, 180)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint64_t size = c->bar2.size, mapped = VFIO_P2P_RAM_SIZE;
+	uint8_t *bar, *ro, *hole, *gone;
+
+	bar = bar_mmap(c, NULL, 0, size, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, bar);
+	c->bar2.map = bar;
+
+	/* A read-only mmap cannot be mapped for the device to write. */
+	ro = bar_mmap(c, NULL, 0x40000, 4 * PG, PROT_READ);
+	ASSERT_NE(NULL, ro);
+	ASSERT_EQ(-EFAULT, vfio_p2p_map(c->container, ro, IOVA_ERR, 4 * PG, RW));
+	does_not_land(_metadata, c, IOVA_ERR, bar + 0x40000, 0x40000);
+	munmap(ro, 4 * PG);
+
+	/* A range running past the VMA's end into a hole: nothing stays. */
+	hole = bar_mmap(c, NULL, 0x50000, 8 * PG, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, hole);
+	ASSERT_EQ(0, munmap(hole + 4 * PG, 4 * PG));
+	ASSERT_EQ(-EFAULT, vfio_p2p_map(c->container, hole, IOVA_ERR + 0x100000,
+					8 * PG, RW));
+	does_not_land(_metadata, c, IOVA_ERR + 0x100000, bar + 0x50000, 0x50000);
+	munmap(hole, 4 * PG);
+
+	/* Overlapping IOVAs: the second fails, the first still works. */
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar + 0x60000, IOVA_ERR + 0x200000,
+				  4 * PG, RW));
+	mapped += 4 * PG;
+	ASSERT_EQ(-EEXIST, vfio_p2p_map(c->container, bar + 0x70000,
+					IOVA_ERR + 0x200000 + PG, 4 * PG, RW));
+	round_trip(_metadata, c, IOVA_ERR + 0x200000 + 3 * PG, bar + 0x60000 + 3 * PG,
+		   0x60000 + 3 * PG);
+	does_not_land(_metadata, c, IOVA_ERR + 0x200000 + 4 * PG, bar + 0x70000 + 3 * PG,
+		      0x70000 + 3 * PG);
+
+	/* iova + size wrapping around. */
+	ASSERT_EQ(-EINVAL, vfio_p2p_map(c->container, bar, ~0ULL - PG + 1, 2 * PG, RW));
+
+	/* Misaligned vaddr, iova or size. */
+	ASSERT_EQ(-EINVAL, vfio_p2p_map(c->container, bar + 1, IOVA_ERR + 0x300000, PG, RW));
+	ASSERT_EQ(-EINVAL, vfio_p2p_map(c->container, bar, IOVA_ERR + 0x300000 + 1, PG, RW));
+	ASSERT_EQ(-EINVAL, vfio_p2p_map(c->container, bar, IOVA_ERR + 0x300000, PG + 1, RW));
+	does_not_land(_metadata, c, IOVA_ERR + 0x300000, bar, 0);
+
+	/* A vaddr whose mmap is already gone. */
+	gone = bar_mmap(c, NULL, 0x80000, PG, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, gone);
+	ASSERT_EQ(0, munmap(gone, PG));
+	ASSERT_EQ(-EFAULT, vfio_p2p_map(c->container, gone, IOVA_ERR + 0x400000, PG, RW));
+	does_not_land(_metadata, c, IOVA_ERR + 0x400000, bar + 0x80000, 0x80000);
+
+	/* The container is still usable: the whole BAR maps and works. */
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_BAR, size, RW));
+	mapped += size;
+	round_trip(_metadata, c, IOVA_BAR + size - PG, bar + size - PG, size - PG);
+
+	/* UNMAP_ALL returns exactly what was mapped: the failures left nothing. */
+	ASSERT_EQ(1, ioctl(c->container, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL));
+	ASSERT_EQ((int64_t)mapped,
+		  vfio_p2p_unmap(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL));
+}
+
+TEST_HARNESS_MAIN
