@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Compile every in-tree vfio driver that mmaps device memory, as the p2p
-# tree has them: drivers/vfio/, samples/vfio-mdev/ and i915's kvmgt, with
-# configs/base.config + configs/drivers.config in $BUILD/obj/p2p-drivers
-# (rig/kbuild.sh's "drivers" flavor).  Nothing is linked or booted.
+# tree has them, in two builds (rig/kbuild.sh flavors); nothing is linked
+# or booted:
+#   drivers        x86_64: drivers/vfio/, samples/vfio-mdev/ and i915's
+#                  kvmgt, with configs/base.config + configs/drivers.config
+#                  (COMPILE_TEST) in $BUILD/obj/p2p-drivers;
+#   drivers-arm64  arm64, cross-compiled (aarch64-linux-gnu-): drivers/vfio/
+#                  with configs/drivers-arm64.config, for vfio-cdx (CDX_BUS
+#                  is arm64 only) and the drivers native to arm64, in
+#                  $BUILD/obj/p2p-drivers-arm64.
 #
 # Fails on any compiler, objtool or kbuild warning or error, and when an
 # object we rely on was not compiled (a config that silently lost a driver).
@@ -11,13 +17,14 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
-obj=$BUILD/obj/p2p-drivers
 
-dirs=(drivers/vfio samples/vfio-mdev)
 kvmgt=drivers/gpu/drm/i915/gvt/kvmgt.o
+# The *_targets arrays are read through compile()'s namerefs.
+# shellcheck disable=SC2034
+x86_targets=(drivers/vfio/ samples/vfio-mdev/ "$kvmgt")
 # Every driver with an .mmap of device memory (and vfio core), by object.
-# vfio-cdx is missing: CDX_BUS is arm64 only, so it cannot build here.
-want=(
+# vfio-cdx is in the arm64 build: CDX_BUS is arm64 only.
+x86_want=(
 	drivers/vfio/vfio_main.o
 	drivers/vfio/p2p_vma.o
 	drivers/vfio/pci/vfio_pci_core.o
@@ -37,35 +44,64 @@ want=(
 	samples/vfio-mdev/mbochs.o
 	"$kvmgt"
 )
-
-for d in "${dirs[@]}"; do
-	[ -d "$obj/$d" ] && find "$obj/$d" -name '*.o' -delete
-done
-rm -f "$obj/$kvmgt"
+# shellcheck disable=SC2034
+arm64_targets=(drivers/vfio/)
+# vfio core and type1 as arm64 has them, vfio-cdx, and the drivers of
+# arm64 platforms, built without COMPILE_TEST.
+arm64_want=(
+	drivers/vfio/vfio_main.o
+	drivers/vfio/p2p_vma.o
+	drivers/vfio/p2p_notify.o
+	drivers/vfio/vfio_iommu_type1.o
+	drivers/vfio/pci/vfio_pci_core.o
+	drivers/vfio/cdx/main.o
+	drivers/vfio/cdx/intr.o
+	drivers/vfio/pci/nvgrace-gpu/main.o
+	drivers/vfio/pci/hisilicon/hisi_acc_vfio_pci.o
+	drivers/vfio/platform/vfio_platform_common.o
+	drivers/vfio/platform/vfio_platform.o
+	drivers/vfio/platform/vfio_amba.o
+	drivers/vfio/fsl-mc/vfio_fsl_mc.o
+)
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-status=0
-"$repo/rig/kbuild.sh" p2p drivers "${dirs[@]/%//}" "$kvmgt" 2>&1 | tee "$log" ||
-	status=$?
+bad=0 total=0
 
-bad=0
-if [ $status != 0 ]; then
-	echo "rig: compile-drivers: the build failed (above)" >&2
-	bad=1
-fi
-# make -s prints nothing but problems; our own lines start with "rig:".
-if grep -v '^rig: ' "$log" | grep -qiE 'warning|error'; then
-	echo "rig: compile-drivers: the build printed warnings or errors (above)" >&2
-	bad=1
-fi
-missing=()
-for o in "${want[@]}"; do
-	[ -s "$obj/$o" ] || missing+=("$o")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "rig: compile-drivers: not compiled (a driver dropped out of the config?): ${missing[*]}" >&2
-	bad=1
-fi
+# compile FLAVOR TARGETS_ARRAY WANT_ARRAY: one kbuild.sh build, checked.
+compile() {
+	local flavor=$1 obj=$BUILD/obj/p2p-$1 status=0 t o start=$SECONDS
+	local -n targets=$2 want=$3
+	local missing=()
+	for t in "${targets[@]}"; do
+		case $t in
+		*/) if [ -d "$obj/$t" ]; then find "$obj/$t" -name '*.o' -delete; fi ;;
+		*) rm -f "$obj/$t" ;;
+		esac
+	done
+	"$repo/rig/kbuild.sh" p2p "$flavor" "${targets[@]}" 2>&1 | tee "$log" ||
+		status=$?
+	if [ $status != 0 ]; then
+		echo "rig: compile-drivers: the $flavor build failed (above)" >&2
+		bad=1
+	fi
+	# make -s prints nothing but problems; our own lines start with "rig:".
+	if grep -v '^rig: ' "$log" | grep -qiE 'warning|error'; then
+		echo "rig: compile-drivers: the $flavor build printed warnings or errors (above)" >&2
+		bad=1
+	fi
+	for o in "${want[@]}"; do
+		[ -s "$obj/$o" ] || missing+=("$o")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "rig: compile-drivers: $flavor: not compiled (a driver dropped out of the config?): ${missing[*]}" >&2
+		bad=1
+	fi
+	total=$((total + ${#want[@]}))
+	echo "rig: compile-drivers: $flavor: done in $((SECONDS - start))s"
+}
+
+compile drivers x86_targets x86_want
+compile drivers-arm64 arm64_targets arm64_want
 [ $bad = 0 ] || exit 1
-echo "rig: compile-drivers: ${#want[@]} driver objects compiled clean"
+echo "rig: compile-drivers: $total driver objects compiled clean (${#x86_want[@]} x86_64, ${#arm64_want[@]} arm64)"

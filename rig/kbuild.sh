@@ -1,32 +1,44 @@
 #!/usr/bin/env bash
 # Configure and build one kernel: kbuild.sh TREE FLAVOR [TARGET...]
 #   TREE   stock (the pristine source) or p2p (overlay + series)
-#   FLAVOR debug (what make check boots), release (what make bench boots) or
+#   FLAVOR debug (what make check boots), release (what make bench boots),
 #          drivers (every vfio driver, only compiled: rig/compile-drivers.sh)
-#   TARGET what to make in $BUILD/obj/TREE-FLAVOR (default: bzImage)
+#          or drivers-arm64 (the arm64-only and arm64-native vfio drivers,
+#          cross-compiled for ARCH=arm64 by rig/compile-drivers.sh)
+#   TARGET what to make in $BUILD/obj/TREE-FLAVOR (default: the kernel image,
+#          bzImage on x86_64)
 # Both trees get the same config for a flavor: tinyconfig + configs/base.config
-# (+ configs/debug.config or configs/drivers.config), and the result is checked
-# against the fragments.
+# (+ configs/debug.config or configs/drivers.config); drivers-arm64 is arm64's
+# tinyconfig + configs/drivers-arm64.config alone (base.config is the x86_64
+# guest).  The result is checked against the fragments.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
 tree=$1 flavor=$2
 shift 2
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bzImage)
 case $tree in
 stock) srcdir=$BUILD/src/linux ;;
 p2p) srcdir=$BUILD/p2p/linux ;;
 *) echo "kbuild.sh: unknown tree $tree" >&2; exit 2 ;;
 esac
 frags=("$repo/configs/base.config")
+# The architecture a flavor builds for, and its cross compiler prefix.
+arch=x86_64 cross='' image=bzImage
 case $flavor in
 debug) frags+=("$repo/configs/debug.config") ;;
 release) ;;
 drivers) frags+=("$repo/configs/drivers.config") ;;
+drivers-arm64)
+	frags=("$repo/configs/drivers-arm64.config")
+	arch=arm64 cross=aarch64-linux-gnu- image=Image
+	command -v "${cross}gcc" >/dev/null ||
+		{ echo "kbuild.sh: ${cross}gcc missing (make deps installs gcc-aarch64-linux-gnu)" >&2; exit 1; }
+	;;
 *) echo "kbuild.sh: unknown flavor $flavor" >&2; exit 2 ;;
 esac
 for f in ${EXTRA_CONFIGS:-}; do frags+=("$f"); done
+[ ${#targets[@]} -gt 0 ] || targets=("$image")
 obj=$BUILD/obj/$tree-$flavor
 mkdir -p "$obj"
 jobs=${JOBS:-$(nproc)}
@@ -35,13 +47,16 @@ export CCACHE_BASEDIR=$BUILD
 export CCACHE_NOHASHDIR=1
 export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
 ccache -M 10G >/dev/null 2>&1 || true
-kmake() { make -s -C "$srcdir" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$jobs" "$@"; }
+kmake() {
+	make -s -C "$srcdir" O="$obj" ARCH="$arch" CROSS_COMPILE="$cross" \
+		CC="ccache ${cross}gcc" -j"$jobs" "$@"
+}
 
 # Reconfigure only when a fragment or the tree's Kconfig inputs changed.
 cfgsum=$(cat "${frags[@]}" | sha1sum | cut -c1-40)
 if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.rig-config" 2>/dev/null)" != "$cfgsum" ] ||
    [ -n "$(find "$srcdir" -name 'Kconfig*' -newer "$obj/.config" -print -quit)" ]; then
-	echo "rig: configuring $tree-$flavor: tinyconfig + ${frags[*]##*/}"
+	echo "rig: configuring $tree-$flavor: $arch tinyconfig + ${frags[*]##*/}"
 	kmake tinyconfig >/dev/null
 	(cd "$obj" && "$srcdir/scripts/kconfig/merge_config.sh" -m -O "$obj" .config "${frags[@]}" >/dev/null)
 	kmake olddefconfig >/dev/null
@@ -67,10 +82,10 @@ for f in "${frags[@]}"; do
 done
 [ $bad = 0 ] || { echo "rig: the $tree-$flavor .config lacks required options (a Kconfig dependency is missing?)" >&2; exit 1; }
 
-if [ "${targets[*]}" = bzImage ]; then
+if [ "${targets[*]}" = "$image" ]; then
 	echo "rig: building $tree-$flavor kernel with $jobs jobs (ccache; a cold build takes a few minutes)..."
 else
-	echo "rig: building ${targets[*]} of $tree-$flavor with $jobs jobs (ccache)..."
+	echo "rig: building ${targets[*]} of $tree-$flavor ($arch) with $jobs jobs (ccache)..."
 fi
 start=$(date +%s)
 touch "$obj/.rig-start"
@@ -82,8 +97,8 @@ done) &
 ticker=$!
 trap 'kill $ticker 2>/dev/null' EXIT
 kmake "${targets[@]}"
-if [ "${targets[*]}" = bzImage ]; then
-	echo "rig: built $obj/arch/x86/boot/bzImage in $(( $(date +%s) - start ))s"
+if [ "${targets[*]}" = "$image" ]; then
+	echo "rig: built $obj/arch/${arch%_64}/boot/$image in $(( $(date +%s) - start ))s"
 else
 	echo "rig: built ${targets[*]} of $tree-$flavor in $(( $(date +%s) - start ))s"
 fi
