@@ -96,7 +96,11 @@ touch "$obj/.rig-start"
 done) &
 ticker=$!
 trap 'kill $ticker 2>/dev/null' EXIT
+# One kernel build at a time on this machine (2 cores), whoever starts it.
+exec 9>"${TMPDIR:-/tmp}/vfio-p2p-kbuild.lock"
+flock 9
 kmake "${targets[@]}"
+flock -u 9
 if [ "${targets[*]}" = "$image" ]; then
 	echo "rig: built $obj/arch/${arch%_64}/boot/$image in $(( $(date +%s) - start ))s"
 else
