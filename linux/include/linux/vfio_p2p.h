@@ -22,11 +22,14 @@
 #ifndef _LINUX_VFIO_P2P_H
 #define _LINUX_VFIO_P2P_H
 
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
 #include <linux/types.h>
 
+struct mm_struct;
 struct vfio_device;
+struct vfio_p2p_peer;
 struct vm_area_struct;
 
 /**
@@ -82,5 +85,65 @@ void vfio_device_unregister_notifier(struct vfio_device *device,
 
 /* For bus drivers, where device memory stops or starts being usable. */
 void vfio_device_mem_update(struct vfio_device *device, bool usable);
+
+/*
+ * P2P mapping lifetime for IOMMU backends (drivers/vfio/p2p_track.c).  A
+ * backend embeds one space per IOMMU context; the tracker maps device
+ * memory through the space's ops, records each mapped run as a link, and
+ * revokes, restores and drops links as the devices' notifiers say.
+ */
+struct vfio_p2p_space;
+
+/**
+ * struct vfio_p2p_space_ops - how a backend maps a run in its IOMMU context
+ * @map: map @npages pfns from @pfn at @iova with @prot in every domain of
+ *	the space; all or nothing.  Called with the space lock held.
+ * @unmap: unmap @npages at @iova from every domain.  Space lock held.
+ */
+struct vfio_p2p_space_ops {
+	int (*map)(struct vfio_p2p_space *space, dma_addr_t iova,
+		   unsigned long pfn, unsigned long npages, int prot);
+	void (*unmap)(struct vfio_p2p_space *space, dma_addr_t iova,
+		      unsigned long npages);
+};
+
+/* See p2p_track.c; a backend only initializes it and takes the lock. */
+struct vfio_p2p_space {
+	struct mutex lock;		/* the listener lock: links, peers, ops */
+	struct list_head peers;		/* under lock */
+	const struct vfio_p2p_space_ops *ops;
+};
+
+/**
+ * struct vfio_p2p_link - one run of device pfns a backend maps
+ * @iova: where it starts in the IOMMU address space
+ * @npages: how many pages
+ * @owner_node: on the backend's list for the object that owns the range
+ *
+ * The backend reads @iova and @npages (fixed for the link's life) and keeps
+ * the link on an owner list; everything else is the tracker's.
+ */
+struct vfio_p2p_link {
+	dma_addr_t iova;
+	unsigned long npages;
+	struct list_head owner_node;
+	/* private to p2p_track.c */
+	unsigned long pfn;
+	int prot;
+	int state;
+	struct vfio_p2p_peer *peer;
+	struct list_head peer_node;
+};
+
+void vfio_p2p_space_init(struct vfio_p2p_space *space,
+			 const struct vfio_p2p_space_ops *ops);
+long vfio_p2p_map(struct vfio_p2p_space *space, struct mm_struct *mm,
+		  unsigned long vaddr, dma_addr_t iova, unsigned long npages,
+		  int prot, struct list_head *owner);
+void vfio_p2p_unmap_links(struct vfio_p2p_space *space, struct list_head *owner);
+int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
+			    int (*fn)(void *arg, dma_addr_t iova, unsigned long pfn,
+				      unsigned long npages, int prot),
+			    void *arg);
 
 #endif /* _LINUX_VFIO_P2P_H */
