@@ -127,7 +127,7 @@ struct vfio_p2p_link {
 	dma_addr_t iova;
 	unsigned long npages;
 	struct list_head owner_node;
-	/* private to p2p_track.c */
+	/* private: to p2p_track.c */
 	unsigned long pfn;
 	int prot;
 	int state;
