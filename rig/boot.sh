@@ -2,7 +2,8 @@
 # Boot a rig kernel under QEMU (TCG) behind an emulated Intel IOMMU.
 # Usage: boot.sh BZIMAGE INITRAMFS OUTDIR MODE [EXTRA_CMDLINE]
 #
-# Devices: edu (the DMA engine) at 00:03.0 and ivshmem-plain at 00:04.0,
+# Devices: edu (the DMA engine) at 00:03.0, a second edu at 00:05.0 (for a
+# second container) and ivshmem-plain at 00:04.0,
 # whose BAR2 is the host file OUTDIR/ivshmem0.mem (made afresh, all zeroes).
 # The kernel console goes to OUTDIR/console.log; the guest's test stream
 # (ttyS1) to OUTDIR/tests.log, shown live.  Exits with QEMU's status, 124
@@ -24,6 +25,7 @@ qemu=(qemu-system-x86_64
 	-display none -monitor none -no-reboot
 	-device intel-iommu,intremap=on,caching-mode=on
 	-device edu,dma_mask=0xffffffffffffffff,addr=0x3
+	-device edu,dma_mask=0xffffffffffffffff,addr=0x5
 	-object "memory-backend-file,id=shm0,mem-path=$out/ivshmem0.mem,size=$shm_size,share=on"
 	-device ivshmem-plain,memdev=shm0,addr=0x4
 	-serial "file:$out/console.log"

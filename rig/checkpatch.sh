@@ -21,6 +21,11 @@ while IFS= read -r p; do
 done < <(sed 's/[[:space:]].*//' "$repo/patches/series" 2>/dev/null)
 while IFS= read -r f; do
 	n=$((n + 1))
+	if [ ! -e "$f" ]; then
+		echo "checkpatch: linux/$f is not in the p2p tree yet (make tree)"
+		bad=1
+		continue
+	fi
 	if ! out=$("${cp[@]}" -f "$f" 2>&1); then
 		printf 'checkpatch: linux/%s\n%s\n' "$f" "$out"
 		bad=1

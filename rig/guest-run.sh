@@ -14,6 +14,7 @@ mkdir -p "$out"
 
 cmdline=""
 [ "${BREAK:-}" = 1 ] && cmdline+=" rig.break=1"
+[ -n "${ONLY:-}" ] && cmdline+=" rig.only=$ONLY"
 [ "$mode" = demo ] && cmdline+=" kunit.enable=0"
 "$repo/rig/initramfs.sh" "$BUILD/src/linux" "$BUILD/kselftest" "$out/initramfs.cpio" \
 	"$([ "$mode" = check ] && echo "${EXTRA_TESTS:-}")"

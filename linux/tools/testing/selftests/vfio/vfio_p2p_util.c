@@ -463,6 +463,35 @@ int vfio_p2p_iova_to_ram(struct vfio_p2p_ctx *c, uint64_t iova, uint32_t len)
 	return ret ? ret : edu_dma_to_iova(c->edu_regs, VFIO_P2P_IOVA_RAM, len);
 }
 
+int vfio_p2p_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+bool vfio_p2p_kmsg_wait(int fd, const char *needle, int timeout_ms)
+{
+	char rec[1024];
+	ssize_t n;
+	int waited;
+
+	for (waited = 0; waited <= timeout_ms; waited += 10) {
+		while ((n = read(fd, rec, sizeof(rec) - 1)) > 0) {
+			rec[n] = '\0';
+			if (strstr(rec, needle))
+				return true;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EPIPE)
+			return false;
+		usleep(10000);
+	}
+	return false;
+}
+
 bool vfio_p2p_break_requested(void)
 {
 	const char *v = getenv("VFIO_P2P_SELFTEST_BREAK");

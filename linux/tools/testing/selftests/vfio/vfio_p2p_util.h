@@ -139,6 +139,13 @@ int vfio_p2p_ram_to_iova(struct vfio_p2p_ctx *c, uint64_t iova, uint32_t len,
 /* Zero RAM, then @iova -> edu -> RAM.  0 or -errno. */
 int vfio_p2p_iova_to_ram(struct vfio_p2p_ctx *c, uint64_t iova, uint32_t len);
 
+/*
+ * The kernel log: open /dev/kmsg positioned at its end, then wait up to
+ * @timeout_ms for a new record containing @needle.
+ */
+int vfio_p2p_kmsg_open(void);
+bool vfio_p2p_kmsg_wait(int fd, const char *needle, int timeout_ms);
+
 /* Set by the rig (make check BREAK=1) to prove that a wrong result fails. */
 bool vfio_p2p_break_requested(void);
 

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio_p2p_lifetime_test: a P2P mapping lives no longer than the peer BAR.
+ *
+ * The container maps ivshmem's BAR2 for edu to DMA into, and then the peer
+ * goes away or its memory stops decoding.  Each test proves with real DMA
+ * that nothing reaches the BAR while it must not (the bytes are checked in
+ * the guest and, through the rig, in the host's backing file), and that the
+ * IOVA works again where it must:
+ *
+ *  - release: the peer's last fd closes; DMA stops, UNMAP_DMA still works;
+ *  - decode: memory decode off then on, several times; while off the IOMMU
+ *    reports a fault for the IOVA (a DMAR record in the kernel log: without
+ *    revocation QEMU drops such DMA silently), once on DMA lands again;
+ *  - reset: VFIO_DEVICE_RESET, when the device has a reset method;
+ *  - unbind: the peer unbinds from vfio-pci within a bounded time and DMA
+ *    stops;
+ *  - two containers: both map the peer, both mappings go on release;
+ *  - stress: MAP/UNMAP, decode toggling and open/map/close of the peer race
+ *    for a while; then DMA is right, and the unbind test, which runs last,
+ *    shows nothing still holds the peer.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "vfio_p2p_util.h"
+
+#define PG		4096UL
+#define DMA_LEN		EDU_DMA_MAX
+#define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+#define IOVA_BAR	0x40000000ULL
+#define OFF		0x90000UL	/* where in the BAR these tests write */
+
+FIXTURE(life) {
+	struct vfio_p2p_ctx c;
+	uint8_t *bar;
+};
+
+FIXTURE_SETUP(life)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	const char *what;
+	int ret = vfio_p2p_ctx_open(c, VFIO_TYPE1v2_IOMMU, &what);
+
+	self->bar = NULL;
+	if (ret == -ENODEV || ret == -EOPNOTSUPP)
+		SKIP(return, "%s: %s", what, strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
+	self->bar = vfio_p2p_region_mmap(&c->shm, &c->bar2, 0, c->bar2.size,
+					 PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, self->bar);
+	c->bar2.map = self->bar;
+	ASSERT_EQ(0, vfio_p2p_map(c->container, self->bar, IOVA_BAR,
+				  c->bar2.size, RW));
+}
+
+FIXTURE_TEARDOWN(life)
+{
+	vfio_p2p_ctx_close(&self->c);
+}
+
+/* RAM -> edu -> IOVA_BAR + OFF with @seed's bytes, through @regs' edu. */
+static int dma_to_bar(struct vfio_p2p_ctx *c, void *regs, uint32_t seed)
+{
+	int ret;
+
+	vfio_p2p_fill(c->ram, DMA_LEN, seed);
+	ret = edu_dma_from_iova(regs, VFIO_P2P_IOVA_RAM, DMA_LEN);
+	return ret ? ret : edu_dma_to_iova(regs, IOVA_BAR + OFF, DMA_LEN);
+}
+
+/* Close the peer the way its user would: munmap, then close the fd. */
+static void release_peer(struct vfio_p2p_ctx *c)
+{
+	munmap(c->bar2.map, c->bar2.size);
+	c->bar2.map = NULL;
+	close(c->shm.fd);
+	c->shm.fd = -1;
+}
+
+/* Open the peer again (a new session) and map its BAR for reading. */
+static uint8_t *reopen_peer(struct __test_metadata *_metadata, struct vfio_p2p_ctx *c)
+{
+	void *p;
+
+	c->shm.fd = ioctl(c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, c->shm.bdf);
+	EXPECT_LE(0, c->shm.fd);
+	if (c->shm.fd < 0)
+		return NULL;
+	p = vfio_p2p_region_mmap(&c->shm, &c->bar2, 0, c->bar2.size, PROT_READ);
+	EXPECT_NE(MAP_FAILED, p);
+	if (p == MAP_FAILED)
+		return NULL;
+	c->bar2.map = p;
+	return p;
+}
+
+TEST_F_TIMEOUT(life, release_stops_dma, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+	uint8_t *view;
+
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed));
+
+	release_peer(c);
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed + 1));
+
+	view = reopen_peer(_metadata, c);
+	ASSERT_NE(NULL, view);
+	ASSERT_EQ(-1, vfio_p2p_check(view + OFF, DMA_LEN, seed))
+		TH_LOG("DMA reached the BAR after its device was released");
+	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed);
+	/* The IOVA range is still the user's to unmap. */
+	ASSERT_EQ((int64_t)c->bar2.size,
+		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
+}
+
+TEST_F_TIMEOUT(life, decode_off_revokes_on_restores, 180)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+	char needle[64];
+	int cycle, kmsg;
+
+	snprintf(needle, sizeof(needle), "fault addr 0x%llx",
+		 (unsigned long long)(IOVA_BAR + OFF));
+	for (cycle = 0; cycle < 3; cycle++, seed += 3) {
+		ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed));
+		ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed));
+
+		/* DMAR fault messages are rate-limited: 10 per 5 s. */
+		sleep(6);
+		kmsg = vfio_p2p_kmsg_open();
+		ASSERT_LE(0, kmsg);
+		ASSERT_EQ(0, vfio_p2p_pci_command(&c->shm, 0, PCI_COMMAND_MEMORY));
+		ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed + 1));
+		/* The IOMMU, not the undecoded BAR, stopped it. */
+		EXPECT_TRUE(vfio_p2p_kmsg_wait(kmsg, needle, 3000))
+			TH_LOG("cycle %d: no IOMMU fault for iova 0x%llx", cycle,
+			       (unsigned long long)(IOVA_BAR + OFF));
+		close(kmsg);
+		ASSERT_EQ(0, vfio_p2p_pci_command(&c->shm, PCI_COMMAND_MEMORY, 0));
+
+		ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed));
+		/* Restored at the same IOVA, with nothing for the user to do. */
+		ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed + 2));
+		ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed + 2))
+			TH_LOG("cycle %d: DMA did not land after decode came back", cycle);
+		vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed + 2);
+	}
+}
+
+TEST_F_TIMEOUT(life, reset_then_dma, 120)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+
+	ASSERT_EQ(0, ioctl(c->shm.fd, VFIO_DEVICE_GET_INFO, &info));
+	if (!(info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s has no reset method (the decode test covers DISABLE/ENABLE)",
+		     c->shm.bdf);
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed));
+	ASSERT_EQ(0, ioctl(c->shm.fd, VFIO_DEVICE_RESET));
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed + 1));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed + 1));
+	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed + 1);
+}
+
+TEST_F_TIMEOUT(life, two_containers_both_released, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+	struct vfio_p2p_region bar0;
+	struct vfio_p2p_dev edu2;
+	char bdf[16];
+	void *regs2;
+	uint8_t *view;
+	int c2;
+
+	if (vfio_p2p_find(EDU_VENDOR, EDU_DEVICE, 1, bdf, sizeof(bdf)))
+		SKIP(return, "no second edu device bound to vfio-pci");
+	c2 = vfio_p2p_container_open();
+	ASSERT_LE(0, c2);
+	ASSERT_EQ(0, vfio_p2p_dev_open(&edu2, bdf, c2, VFIO_TYPE1v2_IOMMU));
+	ASSERT_EQ(0, vfio_p2p_region_info(&edu2, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
+	regs2 = vfio_p2p_region_mmap(&edu2, &bar0, 0, PG, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, regs2);
+	ASSERT_EQ(0, vfio_p2p_pci_command(&edu2, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 0));
+	/* The second container maps the same RAM and the same peer BAR. */
+	ASSERT_EQ(0, vfio_p2p_map(c2, c->ram, VFIO_P2P_IOVA_RAM, VFIO_P2P_RAM_SIZE, RW));
+	ASSERT_EQ(0, vfio_p2p_map(c2, self->bar, IOVA_BAR, c->bar2.size, RW));
+	ASSERT_EQ(0, dma_to_bar(c, regs2, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed));
+
+	release_peer(c);
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed + 1));
+	ASSERT_EQ(0, dma_to_bar(c, regs2, seed + 2));
+	view = reopen_peer(_metadata, c);
+	ASSERT_NE(NULL, view);
+	EXPECT_EQ(-1, vfio_p2p_check(view + OFF, DMA_LEN, seed))
+		TH_LOG("a container's DMA reached the released peer");
+	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed);
+
+	ASSERT_EQ((int64_t)c->bar2.size, vfio_p2p_unmap(c2, IOVA_BAR, c->bar2.size, 0));
+	munmap(regs2, PG);
+	vfio_p2p_dev_close(&edu2);
+	close(c2);
+}
+
+struct storm {
+	struct vfio_p2p_ctx *c;
+	uint8_t *bar;
+	uint64_t iova;
+	bool stop;		/* __atomic: set by the test, read by the thread */
+	unsigned long ok, failed;
+};
+
+/* MAP/UNMAP the first MiB of the peer BAR at the thread's own IOVA. */
+static void *storm_mapper(void *arg)
+{
+	struct storm *s = arg;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+		if (vfio_p2p_map(s->c->container, s->bar, s->iova, 1UL << 20, RW)) {
+			s->failed++;
+			continue;
+		}
+		s->ok++;
+		if (vfio_p2p_unmap(s->c->container, s->iova, 1UL << 20, 0) != 1L << 20)
+			s->failed++;
+	}
+	return NULL;
+}
+
+static void *storm_decode(void *arg)
+{
+	struct storm *s = arg;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+		vfio_p2p_pci_command(&s->c->shm, 0, PCI_COMMAND_MEMORY);
+		usleep(2000);
+		if (!vfio_p2p_pci_command(&s->c->shm, PCI_COMMAND_MEMORY, 0))
+			s->ok++;
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/* Another fd of the peer: open, mmap, map, unmap, munmap, close. */
+static void *storm_opener(void *arg)
+{
+	struct storm *s = arg;
+	void *p;
+	int fd;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+		fd = ioctl(s->c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, s->c->shm.bdf);
+		if (fd < 0) {
+			s->failed++;
+			continue;
+		}
+		p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			 s->c->bar2.offset);
+		if (p != MAP_FAILED) {
+			if (!vfio_p2p_map(s->c->container, p, s->iova, 4 * PG, RW)) {
+				s->ok++;
+				vfio_p2p_unmap(s->c->container, s->iova, 4 * PG, 0);
+			} else {
+				s->failed++;
+			}
+			munmap(p, 4 * PG);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(life, stress_then_dma_and_unbind, 180)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	struct storm s[4] = {
+		{ .c = c, .bar = self->bar, .iova = 0x100000000ULL },
+		{ .c = c, .bar = self->bar, .iova = 0x200000000ULL },
+		{ .c = c, .bar = self->bar },
+		{ .c = c, .bar = self->bar, .iova = 0x300000000ULL },
+	};
+	void *(*fn[4])(void *) = { storm_mapper, storm_mapper, storm_decode, storm_opener };
+	uint32_t seed = vfio_p2p_seed();
+	pthread_t t[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, fn[i], &s[i]));
+	sleep(8);
+	for (i = 0; i < 4; i++)
+		__atomic_store_n(&s[i].stop, true, __ATOMIC_RELAXED);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < 4; i++) {
+		TH_LOG("thread %d: %lu done, %lu refused", i, s[i].ok, s[i].failed);
+		EXPECT_LT(0, s[i].ok);
+	}
+
+	/* Decode on, and the mapping made before the storm is intact. */
+	ASSERT_EQ(0, vfio_p2p_pci_command(&c->shm, PCI_COMMAND_MEMORY, 0));
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed));
+	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed);
+	ASSERT_LT(0, vfio_p2p_unmap(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL));
+}
+
+static int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static bool bound_to_vfio(const char *bdf)
+{
+	char path[128], link[128];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return !!strstr(link, "vfio-pci");
+}
+
+static void *unbind_thread(void *arg)
+{
+	const char *bdf = arg;
+
+	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf);
+}
+
+TEST_F_TIMEOUT(life, unbind_completes_and_stops_dma, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+	struct timespec deadline;
+	char path[128];
+	pthread_t t;
+	void *ret;
+	uint8_t *res;
+	int fd;
+
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed));
+
+	/*
+	 * A thread, not a child: a child would inherit the device fd and the
+	 * BAR mapping and so hold the device it is unbinding.
+	 */
+	ASSERT_EQ(0, pthread_create(&t, NULL, unbind_thread, c->shm.bdf));
+	/* vfio-pci asks its user to let go; the user does. */
+	usleep(300000);
+	release_peer(c);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 20;
+	ASSERT_EQ(0, pthread_timedjoin_np(t, &ret, &deadline))
+		TH_LOG("unbind did not complete in 20 s");
+	ASSERT_EQ(0, (long)ret);
+	ASSERT_FALSE(bound_to_vfio(c->shm.bdf));
+
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed + 1));
+	/* Read what the BAR holds through sysfs, as its next owner could. */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
+		 c->shm.bdf, IVSHMEM_BAR);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	res = mmap(NULL, OFF + PG, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	ASSERT_NE(MAP_FAILED, res);
+	EXPECT_EQ(-1, vfio_p2p_check(res + OFF, DMA_LEN, seed))
+		TH_LOG("DMA reached the BAR after its device was unbound");
+	munmap(res, OFF + PG);
+	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed);
+
+	/* Back to vfio-pci for whoever comes next. */
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers_probe", c->shm.bdf));
+	ASSERT_TRUE(bound_to_vfio(c->shm.bdf));
+	ASSERT_EQ((int64_t)c->bar2.size,
+		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
+}
+
+TEST_HARNESS_MAIN
