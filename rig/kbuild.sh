@@ -71,6 +71,11 @@ for f in "${frags[@]}"; do
 		"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
 		*) continue ;;
 		esac
+		# A symbol our series adds does not exist in the stock tree.
+		if [ "$tree" = stock ] && [[ $line != "# "* ]] &&
+		   ! grep -rqx --include='Kconfig*' "\(menu\)\?config ${sym#CONFIG_}" "$srcdir"; then
+			continue
+		fi
 		if [[ $line == "# "* ]]; then
 			! grep -q "^$sym=" "$obj/.config" && continue
 		else
