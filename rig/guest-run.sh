@@ -19,6 +19,9 @@ cmdline=""
 [ "${BREAK:-}" = 1 ] && cmdline+=" rig.break=1"
 [ "$mode" = demo ] || [ "$mode" = bench ] && cmdline+=" kunit.enable=0"
 if [ "$mode" = bench ]; then
+	# TCG's TSC follows the host clock; without this the clocksource
+	# watchdog may swap it for the slow HPET in the middle of a run.
+	cmdline+=" tsc=reliable"
 	cmdline+="${BENCH_REPS:+ rig.bench_reps=$BENCH_REPS}"
 	cmdline+="${BENCH_BAR:+ rig.bench_bar=$BENCH_BAR}"
 	cmdline+="${BENCH_RAM:+ rig.bench_ram=$BENCH_RAM}"
