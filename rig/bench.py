@@ -40,7 +40,10 @@ def parse_run(d):
     """Results, traces, comment lines and problems of one boot."""
     res, trace, notes, problems = {}, {}, [], []
     done = False
-    with open(os.path.join(d, 'tests.log'), errors='replace') as f:
+    log = os.path.join(d, 'tests.log')
+    if not os.path.exists(log):
+        return res, trace, notes, ['no %s: the guest never ran' % log]
+    with open(log, errors='replace') as f:
         for raw in f:
             line = raw.rstrip('\r\n')
             if line.startswith('# bench: '):
