@@ -74,6 +74,12 @@ def parse_run(d):
                     'samples': [int(s) for s in kv['samples_ns'].split(',')]}
     if not done:
         problems.append('the bench did not finish ("bench: done" missing)')
+    load = os.path.join(d, 'host-load')
+    if os.path.exists(load):
+        v = open(load).read().split()
+        if len(v) == 7:
+            notes.append('host load average (1, 5, 15 min) %s before, %s after the boot; '
+                         '%s cores' % (' '.join(v[0:3]), ' '.join(v[3:6]), v[6]))
     console = os.path.join(d, 'console.log')
     if os.path.exists(console):
         with open(console, errors='replace') as f:
@@ -98,6 +104,12 @@ def fmt_ns(ns):
             v = ns / div
             return ('%.0f' if v >= 100 else '%.1f' if v >= 10 else '%.2f') % v + ' ' + unit
     return '%d ns' % ns
+
+
+def fmt_ratio(r):
+    if r is None:
+        return '-'
+    return ('%.1fx' if r < 10 else '%.0fx') % r
 
 
 def share_text(v, tr):
@@ -150,14 +162,14 @@ def main():
     seen = set()
     for k in KERNELS:
         for n in runs[k][2]:
-            if n.startswith(('kernel', 'edu', 'clocksource', 'transparent', 'type1')) \
+            if n.startswith(('kernel', 'edu', 'clocksource', 'transparent', 'type1', 'host')) \
                     or 'timed repetitions' in n or 'skipped' in n:
                 if k != 'stock' and n in seen:
                     continue
                 seen.add(n)
                 say('  %-6s %s' % (k + ':', n))
     say('')
-    hdr = ('%-22s %8s  %18s  %18s  %9s  %s' %
+    hdr = ('%-22s %8s  %18s  %18s  %15s  %s' %
            ('', 'size', 'stock median (min)', 'p2p median (min)', 'stock/p2p',
             'in iommu_map(): stock | p2p'))
     say(hdr)
@@ -179,12 +191,11 @@ def main():
             shtxt = ''
             if op == 'map':
                 shtxt = ' | '.join(share_text(*sh[k]) for k in KERNELS)
-            say('%-22s %8s  %18s  %18s  %9s  %s' % (
+            say('%-22s %8s  %18s  %18s  %15s  %s' % (
                 label, size_label(s),
                 '%s (%s)' % (fmt_ns(st['median']), fmt_ns(st['min'])) if st else '-',
                 '%s (%s)' % (fmt_ns(pp['median']), fmt_ns(pp['min'])) if pp else '-',
-                '%.1fx' % ratio if ratio is not None and ratio < 10 else
-                '%.0fx' % ratio if ratio is not None else '-', shtxt))
+                '%s (%s)' % (fmt_ratio(ratio), fmt_ratio(ratio_min)), shtxt))
             c = {'row': row, 'op': op, 'size_bytes': s}
             for k, r in (('stock', st), ('p2p', pp)):
                 c[k + '_median_ns'] = r['median'] if r else ''
@@ -200,12 +211,15 @@ def main():
             rows_csv.append(c)
         if sizes[(row, op)]:
             say('')
-    say('Median (min) of the timed repetitions, clock_gettime(CLOCK_MONOTONIC) around each')
-    say('ioctl; stock/p2p is the ratio of the medians.  "in iommu_map()": the share of the')
-    say('MAP_DMA ioctl (vfio_iommu_type1_ioctl) spent in iommu_map(), i.e. writing the IOMMU')
-    say('page tables and syncing, with its calls and time, from one extra MAP_DMA per row run')
-    say('under ftrace\'s function profiler and not among the timed ones; the rest is mostly')
-    say('pfn resolution (stock: fault-in and page-table walk per 4 KiB page).')
+    for ln in (
+            'Median (min) of the timed repetitions, clock_gettime(CLOCK_MONOTONIC) around each',
+            'ioctl; stock/p2p: the ratio of the medians (of the mins).  Other work on the host',
+            'only adds time, so when it was busy (load above) the mins are the steadier figures.',
+            '"in iommu_map()": the share of the MAP_DMA ioctl (vfio_iommu_type1_ioctl) spent in',
+            'iommu_map(), writing the IOMMU page tables and syncing, with its calls and time,',
+            'from one extra MAP_DMA per row under ftrace\'s function profiler (not one of the',
+            'timed ones); the rest is mostly pfn resolution, which stock does per 4 KiB page.'):
+        say(ln)
 
     with open(os.path.join(args.out, 'bench.csv'), 'w', newline='') as f:
         fields = ['row', 'op', 'size_bytes']

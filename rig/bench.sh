@@ -37,10 +37,13 @@ status=()
 for tree in stock p2p; do
 	echo "rig: bench: $tree kernel, at least ${BENCH_REPS} repetitions, BAR sizes $BENCH_BAR, RAM sizes $BENCH_RAM, ${ivshmem} ivshmem"
 	rc=0
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
 	IVSHMEM_SIZE=$ivshmem GUEST_MEM=${BENCH_MEM:-3072} PCI_HOLE64_SIZE=$hole \
 	BOOT_TIMEOUT=${BOOT_TIMEOUT:-1500} \
 		"$repo/rig/guest-run.sh" bench "$tree" bench || rc=$?
 	rm -f "$BUILD/run/$tree-bench-bench/ivshmem0.mem"
+	# Other work on the host only ever adds time; say how busy it was.
+	echo "$load $(cut -d' ' -f1-3 /proc/loadavg) $(nproc)" >"$BUILD/run/$tree-bench-bench/host-load"
 	status+=("$rc")
 done
 
