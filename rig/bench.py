@@ -247,7 +247,7 @@ def main():
                                    os.path.join(args.out, 'bench.png')))
     for p in problems:
         say('rig: bench: ' + p)
-    text = '\n'.join(out) + '\n'
+    text = '\n'.join(ln.rstrip() for ln in out) + '\n'
     with open(os.path.join(args.out, 'bench.txt'), 'w') as f:
         f.write(text)
     sys.stdout.write(text)
