@@ -3,6 +3,7 @@
 #
 #   make run      build the p2p kernel, boot it, narrate a P2P DMA
 #   make check    every test: checkpatch, KUnit and kselftests on the debug kernel
+#   make bench    MAP_DMA/UNMAP_DMA cost, stock vs p2p kernel: table, CSV, plot
 #
 # See README.md for the rest.
 
@@ -20,11 +21,11 @@ export BUILD EXTRA_TESTS BREAK ONLY
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run deps source tree kernel stock p2p selftests checkpatch compile-drivers unsaved clean
+.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch compile-drivers unsaved clean
 .NOTPARALLEL:
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@$(RIG)/deps.sh '$(LINUX_SOURCE_VERSION)' '$(BUILD)/.deps-stamp'
@@ -60,6 +61,10 @@ run: tree
 	@$(RIG)/kbuild.sh p2p $(FLAVOR)
 	@$(RIG)/selftests.sh '$(BUILD)/kselftest'
 	@$(RIG)/guest-run.sh demo p2p $(FLAVOR)
+
+# Both trees' kernels (flavor bench), booted in turn: see rig/bench.sh.
+bench: tree
+	@$(RIG)/bench.sh
 
 # Edits in the p2p tree that the repo does not hold (exit 1 if any).
 unsaved:

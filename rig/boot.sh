@@ -7,7 +7,9 @@
 # whose BAR2 is the host file OUTDIR/ivshmem0.mem (made afresh, all zeroes).
 # The kernel console goes to OUTDIR/console.log; the guest's test stream
 # (ttyS1) to OUTDIR/tests.log, shown live.  Exits with QEMU's status, 124
-# when the boot timed out (BOOT_TIMEOUT seconds).
+# when the boot timed out (BOOT_TIMEOUT seconds).  IVSHMEM_SIZE (default
+# 16M, a power of two), GUEST_MEM (MiB, default 1024) and PCI_HOLE64_SIZE
+# (bytes, default QEMU's) size the guest.
 set -euo pipefail
 kernel=$1 initrd=$2 out=$3 mode=$4 extra=${5:-}
 timeout=${BOOT_TIMEOUT:-900}
@@ -32,6 +34,10 @@ qemu=(qemu-system-x86_64
 	-serial "file:$out/tests.log"
 	-kernel "$kernel" -initrd "$initrd"
 	-append "console=ttyS0 intel_iommu=on panic=-1 rig.mode=$mode $extra")
+# A BAR larger than q35's 64-bit PCI hole (32 GiB) needs a larger hole.
+if [ -n "${PCI_HOLE64_SIZE:-}" ]; then
+	qemu+=(-global "q35-pcihost.pci-hole64-size=$PCI_HOLE64_SIZE")
+fi
 printf '%q ' "${qemu[@]}" >"$out/qemu.cmdline"
 echo >>"$out/qemu.cmdline"
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Boot a built kernel with the rig's initramfs and judge the run.
-# Usage: guest-run.sh check|demo TREE FLAVOR
+# Usage: guest-run.sh check|demo|bench TREE FLAVOR
 #   EXTRA_TESTS=DIR  executables to run after our own tests (check)
 #   BREAK=1          make the P2P test expect wrong bytes: the run must fail
+#   BENCH_REPS=N BENCH_BAR=SIZES BENCH_RAM=SIZES
+#                    vfio_p2p_bench's -r, -b and -m (bench); the bench run is
+#                    judged by rig/bench.py (rig/bench.sh), not here
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
@@ -15,7 +18,15 @@ mkdir -p "$out"
 cmdline=""
 [ "${BREAK:-}" = 1 ] && cmdline+=" rig.break=1"
 [ -n "${ONLY:-}" ] && cmdline+=" rig.only=$ONLY"
-[ "$mode" = demo ] && cmdline+=" kunit.enable=0"
+[ "$mode" = demo ] || [ "$mode" = bench ] && cmdline+=" kunit.enable=0"
+if [ "$mode" = bench ]; then
+	# TCG's TSC follows the host clock; without this the clocksource
+	# watchdog may swap it for the slow HPET in the middle of a run.
+	cmdline+=" tsc=reliable"
+	cmdline+="${BENCH_REPS:+ rig.bench_reps=$BENCH_REPS}"
+	cmdline+="${BENCH_BAR:+ rig.bench_bar=$BENCH_BAR}"
+	cmdline+="${BENCH_RAM:+ rig.bench_ram=$BENCH_RAM}"
+fi
 "$repo/rig/initramfs.sh" "$BUILD/src/linux" "$BUILD/kselftest" "$out/initramfs.cpio" \
 	"$([ "$mode" = check ] && echo "${EXTRA_TESTS:-}")"
 
@@ -23,6 +34,7 @@ echo "rig: booting the $tree-$flavor kernel under QEMU (TCG, q35, intel-iommu, e
 rc=0
 "$repo/rig/boot.sh" "$kernel" "$out/initramfs.cpio" "$out" "$mode" "$cmdline" || rc=$?
 
+[ "$mode" = bench ] && exit $rc
 if [ "$mode" = demo ]; then
 	line=$(grep -a 'vfio-p2p-host-expect' "$out/tests.log" | tail -1 || true)
 	if [ -n "$line" ]; then

@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio_p2p_bench: what VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA cost, for
+ * `make bench`, which boots the stock and the p2p kernel in turn and runs
+ * this in both.  It is a measurement, not a test: it asserts no timing.
+ *
+ * Each ioctl is timed alone with clock_gettime(CLOCK_MONOTONIC) and a row
+ * is reported as the median and the minimum of its repetitions: at least
+ * -r (default 5), and more, up to MORE_REPS, while the row's timed ioctls
+ * took less than MORE_NS in all, so that rows of microseconds, which host
+ * noise disturbs most, get more samples at no cost:
+ *
+ *  - the ivshmem BAR2 mmap (the peer BAR) at each size, never touched by
+ *    the CPU (a fresh mmap for every repetition), then touched (every page
+ *    read once, so the page tables are populated) before the repetitions;
+ *  - anonymous memory at each size, populated (THP where the kernel has
+ *    it), so that a change in the pinning path shows.
+ *
+ * When the kernel has ftrace's function profiler, one more MAP_DMA per row,
+ * not among the timed ones, runs with the profiler on for the type1 ioctl
+ * and iommu_map(): the share of the ioctl spent in iommu_map() is the IOMMU
+ * page-table writes (the physical limit), the rest mostly pfn resolution.
+ * The profiler's own cost per call inflates both, so the share is a guide.
+ *
+ * After its traced MAP_DMA, each row makes edu DMA into the last bytes of
+ * the mapping and reads them back through the CPU's view, so a mapping that
+ * was fast because it mapped nothing cannot go unnoticed.
+ *
+ * Output, one line per result, for rig/bench.py:
+ *   bench: row=ROW op=map|unmap size=BYTES n=N median_ns=.. min_ns=.. samples_ns=..
+ *   bench: row=ROW op=trace size=BYTES map_ns=.. ioctl_ns=.. ioctl_hits=..
+ *          iommu_map_ns=.. iommu_map_hits=..   (one line)
+ * ROW is bar-untouched, bar-touched or ram.  Exits non-zero on any failure.
+ *
+ * Usage: vfio_p2p_bench [-r MIN_REPS] [-b BAR_SIZES] [-m RAM_SIZES] [-n]
+ *   sizes are comma-separated, with an optional K, M or G suffix; BAR sizes
+ *   larger than BAR2 are reported as skipped; -n: no profiler.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+
+#include "../kselftest.h"
+#include "vfio_p2p_util.h"
+
+#define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+/* Far from the setup's RAM at VFIO_P2P_IOVA_RAM, and 1 GiB aligned. */
+#define IOVA_BAR	(64ULL << 30)
+#define IOVA_ANON	(32ULL << 30)
+#define HUGE_2M		(2UL << 20)
+#define MAX_SIZES	16
+#define MAX_REPS	64
+/* Cheap rows repeat beyond -r, up to this many times or this long. */
+#define MORE_REPS	25
+#define MORE_NS		1000000000ULL
+
+static const char default_bar_sizes[] = "2M,64M,256M,1G,4G,16G";
+static const char default_ram_sizes[] = "64M,1G";
+
+static int min_reps = 5;
+
+/* Another repetition of a row that has run @i times, taking @spent ns? */
+static bool more(int i, uint64_t spent)
+{
+	if (i < min_reps)
+		return true;
+	return i < MORE_REPS && spent < MORE_NS;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int parse_sizes(const char *arg, uint64_t *sizes)
+{
+	static const char units[] = "KMG";
+	char *copy = strdup(arg), *tok, *save = NULL, *end, *unit;
+	int n = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok && n < MAX_SIZES;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v = strtoull(tok, &end, 0);
+
+		unit = *end ? strchr(units, *end) : NULL;
+		if (unit)
+			v <<= 10 * (unit - units + 1);
+		if (v)
+			sizes[n++] = v;
+	}
+	free(copy);
+	return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *row, const char *op, uint64_t size,
+		   const uint64_t *ns, int n)
+{
+	uint64_t sorted[MAX_REPS], median;
+	int i;
+
+	memcpy(sorted, ns, n * sizeof(*ns));
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
+	median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+	printf("bench: row=%s op=%s size=%llu n=%d median_ns=%llu min_ns=%llu samples_ns=",
+	       row, op, (unsigned long long)size, n, (unsigned long long)median,
+	       (unsigned long long)sorted[0]);
+	for (i = 0; i < n; i++)
+		printf("%s%llu", i ? "," : "", (unsigned long long)ns[i]);
+	printf("\n");
+}
+
+/*
+ * The function profiler of ftrace, limited by set_ftrace_filter to the
+ * functions below: hits and total time, children included (graph-time).
+ */
+static const char * const prof_funcs[] = {
+	"vfio_iommu_type1_ioctl",	/* the whole MAP_DMA */
+	"iommu_map",			/* IOMMU page-table writes and sync */
+};
+
+#define NR_PROF		ARRAY_SIZE(prof_funcs)
+
+struct prof_result {
+	uint64_t ns[NR_PROF];
+	uint64_t hits[NR_PROF];
+};
+
+static const char *tracefs;
+
+static int tracefs_write(const char *file, const char *val, int flags)
+{
+	char path[256];
+	ssize_t len = strlen(val);
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", tracefs, file);
+	fd = open(path, O_WRONLY | flags);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Find the profiler and limit it to prof_funcs; false when unavailable. */
+static bool prof_setup(void)
+{
+	static const char * const dirs[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[256];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s/function_profile_enabled", dirs[i]);
+		if (!access(path, W_OK)) {
+			tracefs = dirs[i];
+			break;
+		}
+	}
+	if (!tracefs) {
+		printf("# bench: no ftrace function profiler (CONFIG_FUNCTION_PROFILER): %s\n",
+		       "iommu_map share n/a");
+		return false;
+	}
+	for (i = 0; i < NR_PROF; i++) {
+		ret = tracefs_write("set_ftrace_filter", prof_funcs[i],
+				    i ? O_APPEND : O_TRUNC);
+		if (ret) {
+			printf("# bench: cannot profile %s (%s): iommu_map share n/a\n",
+			       prof_funcs[i], strerror(-ret));
+			tracefs_write("set_ftrace_filter", "", O_TRUNC);
+			tracefs = NULL;
+			return false;
+		}
+	}
+	/* Time of a function with its children, and while it sleeps. */
+	tracefs_write("options/graph-time", "1", O_TRUNC);
+	tracefs_write("options/sleep-time", "1", O_TRUNC);
+	printf("# bench: ftrace function profiler in %s on:", tracefs);
+	for (i = 0; i < NR_PROF; i++)
+		printf(" %s", prof_funcs[i]);
+	printf("\n");
+	return true;
+}
+
+/* Sum trace_stat/function<cpu> lines "NAME HITS TIME us ...". */
+static int prof_read(struct prof_result *res)
+{
+	char path[512], line[512], name[128];
+	unsigned long long hits;
+	struct dirent *de;
+	unsigned int i;
+	double us;
+	FILE *f;
+	DIR *d;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(path, sizeof(path), "%s/trace_stat", tracefs);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "function", 8))
+			continue;
+		snprintf(path, sizeof(path), "%s/trace_stat/%s", tracefs, de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, " %127s %llu %lf us", name, &hits, &us) != 3)
+				continue;
+			for (i = 0; i < NR_PROF; i++) {
+				if (strcmp(name, prof_funcs[i]))
+					continue;
+				res->hits[i] += hits;
+				res->ns[i] += (uint64_t)(us * 1000.0);
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return 0;
+}
+
+static void prof_report(const char *row, uint64_t size, uint64_t map_ns,
+			const struct prof_result *res)
+{
+	printf("bench: row=%s op=trace size=%llu map_ns=%llu", row,
+	       (unsigned long long)size, (unsigned long long)map_ns);
+	printf(" ioctl_ns=%llu ioctl_hits=%llu iommu_map_ns=%llu iommu_map_hits=%llu\n",
+	       (unsigned long long)res->ns[0], (unsigned long long)res->hits[0],
+	       (unsigned long long)res->ns[1], (unsigned long long)res->hits[1]);
+}
+
+static struct vfio_p2p_ctx ctx;
+
+static int fail(const char *what, uint64_t size, int err)
+{
+	printf("bench: error: %s, size %llu: %s\n", what,
+	       (unsigned long long)size, strerror(err < 0 ? -err : err));
+	return 1;
+}
+
+static int timed_map(void *vaddr, uint64_t iova, uint64_t size, uint64_t *ns)
+{
+	uint64_t t0, t1;
+	int ret;
+
+	t0 = now_ns();
+	ret = vfio_p2p_map(ctx.container, vaddr, iova, size, RW);
+	t1 = now_ns();
+	*ns = t1 - t0;
+	return ret;
+}
+
+static int timed_unmap(uint64_t iova, uint64_t size, uint64_t *ns)
+{
+	uint64_t t0, t1;
+	int64_t ret;
+
+	t0 = now_ns();
+	ret = vfio_p2p_unmap(ctx.container, iova, size, 0);
+	t1 = now_ns();
+	*ns = t1 - t0;
+	if (ret < 0)
+		return (int)ret;
+	return (uint64_t)ret == size ? 0 : -EIO;
+}
+
+/*
+ * The traced MAP_DMA of a row, then edu DMA through its last bytes, checked
+ * in @view (the CPU's mapping of the same memory), then UNMAP_DMA.
+ */
+static int traced_map_check(const char *row, void *vaddr, uint64_t iova,
+			    uint64_t size, uint8_t *view)
+{
+	uint64_t off = size - EDU_DMA_MAX, ns, un;
+	struct prof_result res;
+	uint32_t seed = vfio_p2p_seed();
+	int ret;
+
+	if (tracefs && tracefs_write("function_profile_enabled", "1", O_TRUNC))
+		return -EIO;
+	ret = timed_map(vaddr, iova, size, &ns);
+	if (tracefs)
+		tracefs_write("function_profile_enabled", "0", O_TRUNC);
+	if (ret)
+		return ret;
+	if (tracefs && !prof_read(&res))
+		prof_report(row, size, ns, &res);
+	ret = vfio_p2p_ram_to_iova(&ctx, iova + off, EDU_DMA_MAX, seed);
+	if (!ret && vfio_p2p_check(view + off, EDU_DMA_MAX, seed) != -1)
+		ret = -EIO;
+	if (ret)
+		printf("bench: error: %s, size %llu: %s\n", row,
+		       (unsigned long long)size,
+		       "edu DMA to the end of the mapping did not land");
+	if (timed_unmap(iova, size, &un))
+		return -EIO;
+	return ret;
+}
+
+static void *bar_mmap(uint64_t size)
+{
+	return vfio_p2p_region_mmap(&ctx.shm, &ctx.bar2, 0, size,
+				    PROT_READ | PROT_WRITE);
+}
+
+static int bench_bar(uint64_t size)
+{
+	uint64_t map_ns[MAX_REPS], unmap_ns[MAX_REPS], spent = 0;
+	uint8_t *bar;
+	int i, ret;
+
+	/* Never touched: a fresh mmap for each repetition. */
+	for (i = 0; more(i, spent); i++) {
+		bar = bar_mmap(size);
+		if (bar == MAP_FAILED)
+			return fail("mmap BAR2", size, errno);
+		ret = timed_map(bar, IOVA_BAR, size, &map_ns[i]);
+		if (ret)
+			return fail("MAP_DMA of the untouched BAR", size, ret);
+		ret = timed_unmap(IOVA_BAR, size, &unmap_ns[i]);
+		if (ret)
+			return fail("UNMAP_DMA of the untouched BAR", size, ret);
+		munmap(bar, size);
+		spent += map_ns[i] + unmap_ns[i];
+	}
+	report("bar-untouched", "map", size, map_ns, i);
+	report("bar-untouched", "unmap", size, unmap_ns, i);
+	bar = bar_mmap(size);
+	if (bar == MAP_FAILED)
+		return fail("mmap BAR2", size, errno);
+	ret = traced_map_check("bar-untouched", bar, IOVA_BAR, size, bar);
+	munmap(bar, size);
+	if (ret)
+		return fail("traced MAP_DMA of the untouched BAR", size, ret);
+
+	/* Touched: every page read once, then all repetitions. */
+	bar = bar_mmap(size);
+	if (bar == MAP_FAILED)
+		return fail("mmap BAR2", size, errno);
+	vfio_p2p_touch(bar, size);
+	for (i = 0, spent = 0; more(i, spent); i++) {
+		ret = timed_map(bar, IOVA_BAR, size, &map_ns[i]);
+		if (ret)
+			return fail("MAP_DMA of the touched BAR", size, ret);
+		ret = timed_unmap(IOVA_BAR, size, &unmap_ns[i]);
+		if (ret)
+			return fail("UNMAP_DMA of the touched BAR", size, ret);
+		spent += map_ns[i] + unmap_ns[i];
+	}
+	report("bar-touched", "map", size, map_ns, i);
+	report("bar-touched", "unmap", size, unmap_ns, i);
+	ret = traced_map_check("bar-touched", bar, IOVA_BAR, size, bar);
+	munmap(bar, size);
+	if (ret)
+		return fail("traced MAP_DMA of the touched BAR", size, ret);
+	return 0;
+}
+
+static long meminfo_kb(const char *key)
+{
+	char line[256];
+	size_t len = strlen(key);
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ':')
+			kb = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+static int bench_ram(uint64_t size)
+{
+	uint64_t map_ns[MAX_REPS], unmap_ns[MAX_REPS], spent = 0;
+	long thp_before = meminfo_kb("AnonHugePages"), thp_after;
+	uint8_t *raw, *ram;
+	int i, ret;
+
+	/* 2 MiB aligned, so that THP can back all of it. */
+	raw = mmap(NULL, size + HUGE_2M, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return fail("mmap anonymous memory", size, errno);
+	ram = (uint8_t *)(((uintptr_t)raw + HUGE_2M - 1) & ~(HUGE_2M - 1));
+	madvise(ram, size, MADV_HUGEPAGE);
+	memset(ram, 0x5a, size);
+	thp_after = meminfo_kb("AnonHugePages");
+	printf("# bench: anonymous memory, %llu MiB populated, %ld MiB of it in THP\n",
+	       (unsigned long long)size >> 20,
+	       thp_before < 0 || thp_after < 0 ? 0 : (thp_after - thp_before) >> 10);
+	for (i = 0; more(i, spent); i++) {
+		ret = timed_map(ram, IOVA_ANON, size, &map_ns[i]);
+		if (ret)
+			return fail("MAP_DMA of anonymous memory", size, ret);
+		ret = timed_unmap(IOVA_ANON, size, &unmap_ns[i]);
+		if (ret)
+			return fail("UNMAP_DMA of anonymous memory", size, ret);
+		spent += map_ns[i] + unmap_ns[i];
+	}
+	report("ram", "map", size, map_ns, i);
+	report("ram", "unmap", size, unmap_ns, i);
+	ret = traced_map_check("ram", ram, IOVA_ANON, size, ram);
+	munmap(raw, size + HUGE_2M);
+	if (ret)
+		return fail("traced MAP_DMA of anonymous memory", size, ret);
+	return 0;
+}
+
+static void print_file(const char *what, const char *path)
+{
+	char buf[256] = "";
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	if (!buf[0])
+		snprintf(buf, sizeof(buf), "n/a");
+	buf[strcspn(buf, "\n")] = '\0';
+	printf("# bench: %s: %s\n", what, buf);
+}
+
+int main(int argc, char **argv)
+{
+	const char *bar_arg = default_bar_sizes, *ram_arg = default_ram_sizes;
+	uint64_t bar_sizes[MAX_SIZES], ram_sizes[MAX_SIZES];
+	int nbar, nram, i, opt, ret;
+	bool profile = true;
+	struct utsname u;
+	const char *what;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((opt = getopt(argc, argv, "r:b:m:n")) != -1) {
+		switch (opt) {
+		case 'r':
+			min_reps = atoi(optarg);
+			break;
+		case 'b':
+			bar_arg = optarg;
+			break;
+		case 'm':
+			ram_arg = optarg;
+			break;
+		case 'n':
+			profile = false;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-r REPS] [-b BAR_SIZES] [-m RAM_SIZES] [-n]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (min_reps < 1 || min_reps > MAX_REPS) {
+		fprintf(stderr, "%s: -r takes 1 to %d\n", argv[0], MAX_REPS);
+		return 2;
+	}
+	nbar = parse_sizes(bar_arg, bar_sizes);
+	nram = parse_sizes(ram_arg, ram_sizes);
+
+	uname(&u);
+	printf("# bench: kernel %s %s\n", u.release, u.version);
+	ret = vfio_p2p_ctx_open(&ctx, VFIO_TYPE1v2_IOMMU, &what);
+	if (ret)
+		return fail(what, 0, ret);
+	printf("# bench: edu %s, ivshmem %s with a %llu MiB BAR2, type1v2 container\n",
+	       ctx.edu.bdf, ctx.shm.bdf, (unsigned long long)ctx.bar2.size >> 20);
+	printf("# bench: at least %d timed repetitions per row, %s %d while under %llu ms\n",
+	       min_reps, "more for cheap rows: up to", MORE_REPS, MORE_NS / 1000000);
+	print_file("clocksource",
+		   "/sys/devices/system/clocksource/clocksource0/current_clocksource");
+	print_file("transparent hugepages",
+		   "/sys/kernel/mm/transparent_hugepage/enabled");
+	print_file("type1 strict_mmio_maps",
+		   "/sys/module/vfio_iommu_type1/parameters/strict_mmio_maps");
+	if (profile)
+		prof_setup();
+
+	for (i = 0; i < nbar; i++) {
+		if (bar_sizes[i] > ctx.bar2.size) {
+			printf("bench: row=bar size=%llu skipped: BAR2 is only %llu bytes\n",
+			       (unsigned long long)bar_sizes[i],
+			       (unsigned long long)ctx.bar2.size);
+			continue;
+		}
+		if (bench_bar(bar_sizes[i]))
+			return 1;
+	}
+	for (i = 0; i < nram; i++)
+		if (bench_ram(ram_sizes[i]))
+			return 1;
+	vfio_p2p_ctx_close(&ctx);
+	printf("bench: done\n");
+	return 0;
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# make bench: what VFIO type1 MAP_DMA and UNMAP_DMA cost on the stock kernel
+# and on ours, in one run.  Builds both trees with the same config (flavor
+# bench: configs/base.config, no debug set, + configs/bench.config for the
+# function profiler), boots each in the same QEMU setup with a large sparse
+# ivshmem BAR, runs vfio_p2p_bench there, and leaves in $BUILD/bench/ the
+# table (bench.txt, also printed), bench.csv, bench-samples.csv and
+# bench.png.  Exits non-zero when a build or a run failed; timings are
+# never judged.
+#
+#   BENCH_REPS=N        timed repetitions per row, at least (default 5; rows
+#                       that take under 1 s in all repeat up to 25 times)
+#   BENCH_BAR=SIZES     BAR sizes (default 2M,64M,256M,1G,4G,16G)
+#   BENCH_RAM=SIZES     anonymous memory sizes (default 64M,1G)
+#   BENCH_IVSHMEM=SIZE  the ivshmem BAR, a power of two (default 16G)
+#   BENCH_MEM=MIB       guest RAM (default 3072: 1 GiB pinned and the rest)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$repo/build}
+export BUILD
+export BENCH_REPS=${BENCH_REPS:-5}
+export BENCH_BAR=${BENCH_BAR:-2M,64M,256M,1G,4G,16G}
+export BENCH_RAM=${BENCH_RAM:-64M,1G}
+ivshmem=${BENCH_IVSHMEM:-16G}
+start=$SECONDS
+
+"$repo/rig/kbuild.sh" stock bench
+"$repo/rig/kbuild.sh" p2p bench
+"$repo/rig/selftests.sh" "$BUILD/kselftest"
+
+# The ivshmem backing file is sparse; BAR pages the guest reads become
+# (clean) page cache on the host, dropped with the file after each run.
+# q35's 64-bit PCI hole (32 GiB by default in QEMU 7.2) must hold the BAR.
+hole=$(( $(numfmt --from=iec "$ivshmem") * 2 ))
+[ $hole -ge $((32 << 30)) ] || hole=$((32 << 30))
+status=()
+for tree in stock p2p; do
+	echo "rig: bench: $tree kernel, at least ${BENCH_REPS} repetitions, BAR sizes $BENCH_BAR, RAM sizes $BENCH_RAM, ${ivshmem} ivshmem"
+	rc=0
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	IVSHMEM_SIZE=$ivshmem GUEST_MEM=${BENCH_MEM:-3072} PCI_HOLE64_SIZE=$hole \
+	BOOT_TIMEOUT=${BOOT_TIMEOUT:-1500} \
+		"$repo/rig/guest-run.sh" bench "$tree" bench || rc=$?
+	rm -f "$BUILD/run/$tree-bench-bench/ivshmem0.mem"
+	# Other work on the host only ever adds time; say how busy it was.
+	echo "$load $(cut -d' ' -f1-3 /proc/loadavg) $(nproc)" >"$BUILD/run/$tree-bench-bench/host-load"
+	status+=("$rc")
+done
+
+python3 "$repo/rig/bench.py" --stock "$BUILD/run/stock-bench-bench" \
+	--p2p "$BUILD/run/p2p-bench-bench" --status "${status[@]}" \
+	--out "$BUILD/bench" \
+	--title "$(cat "$BUILD/src/linux/.rig-version"), ${ivshmem} BAR"
+echo "rig: make bench took $((SECONDS - start))s"
