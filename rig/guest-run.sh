@@ -33,6 +33,18 @@ fi
 echo "rig: booting the $tree-$flavor kernel under QEMU (TCG, q35, intel-iommu, edu + ivshmem)"
 rc=0
 "$repo/rig/boot.sh" "$kernel" "$out/initramfs.cpio" "$out" "$mode" "$cmdline" || rc=$?
+# QEMU 7.2 under TCG has been seen to die of SIGSEGV (status 139) in the middle
+# of a run, its own crash, not the guest's.  Retry such a boot once, loudly,
+# keeping the crashed run's logs; a second crash fails the run.
+if [ $rc -ge 128 ] && [ $rc -ne 137 ]; then
+	rm -rf "$out.qemu-crash"
+	mv "$out" "$out.qemu-crash"
+	mkdir -p "$out"
+	cp "$out.qemu-crash/initramfs.cpio" "$out/"
+	echo "rig: WARNING: QEMU itself died (status $rc); its logs are in $out.qemu-crash; booting once more"
+	rc=0
+	"$repo/rig/boot.sh" "$kernel" "$out/initramfs.cpio" "$out" "$mode" "$cmdline" || rc=$?
+fi
 
 [ "$mode" = bench ] && exit $rc
 if [ "$mode" = demo ]; then
