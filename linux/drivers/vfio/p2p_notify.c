@@ -55,6 +55,12 @@
  * the answer to "a pfn from vma_to_pfn is valid only under the lock": it is
  * valid under the listener's lock, which DISABLE and RELEASE wait for.
  *
+ * A listener that cannot hold L across the lookup (it needs mmap_lock, which
+ * must not nest inside L) may instead count its DISABLE and RELEASE callbacks
+ * under L, read the count under L before the lookup, and make its mapping
+ * visible only if, under L again, the count has not moved; otherwise it looks
+ * up again.  p2p_track.c does this.
+ *
  * The rule
  * --------
  * No IOMMU mapping outlives the BAR it points at: RELEASE and DISABLE are

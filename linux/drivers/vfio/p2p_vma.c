@@ -384,7 +384,8 @@ EXPORT_SYMBOL_GPL(vfio_device_put_from_vma);
  * The result is valid only until the device notifier says otherwise: the
  * caller must be registered on the device's notifier, and must hold, from
  * before this call until its use of the pfns is visible to its notifier
- * callback, a lock that callback takes.  See "Locking" in p2p_notify.c.
+ * callback, a lock that callback takes, or check under that lock that no
+ * DISABLE or RELEASE came in between.  See "Locking" in p2p_notify.c.
  *
  * Return: 0; -ENODEV if @vma is not a vfio VMA; -EOPNOTSUPP if its driver
  * is not P2P-capable or the mapping is private (copy-on-write); -EIO while
