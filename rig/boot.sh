@@ -3,21 +3,31 @@
 # Usage: boot.sh BZIMAGE INITRAMFS OUTDIR MODE [EXTRA_CMDLINE]
 #
 # Devices: edu (the DMA engine) at 00:03.0, a second edu at 00:05.0 (for a
-# second container) and ivshmem-plain at 00:04.0,
-# whose BAR2 is the host file OUTDIR/ivshmem0.mem (made afresh, all zeroes).
+# second container), a PCIe root port at 00:04.0 with ivshmem-plain (the P2P
+# peer) behind it at 01:00.0, so that it has a reset method (secondary bus
+# reset), and a second ivshmem-plain at 00:06.0, the parent of the mdev
+# sample (samples/vfio-mdev/mslice.c), which the guest leaves off vfio-pci.
+# Each ivshmem's BAR2 is a host file made afresh, all zeroes:
+# OUTDIR/ivshmem0.mem and OUTDIR/ivshmem1.mem; OUTDIR/host-files maps each
+# guest BDF to its file for the host-side checks.
 # The kernel console goes to OUTDIR/console.log; the guest's test stream
 # (ttyS1) to OUTDIR/tests.log, shown live.  Exits with QEMU's status, 124
-# when the boot timed out (BOOT_TIMEOUT seconds).  IVSHMEM_SIZE (default
-# 16M, a power of two), GUEST_MEM (MiB, default 1024) and PCI_HOLE64_SIZE
+# when the boot timed out (BOOT_TIMEOUT seconds).  IVSHMEM_SIZE and
+# IVSHMEM1_SIZE (default 16M each, powers of two), GUEST_MEM (MiB, default 1024) and PCI_HOLE64_SIZE
 # (bytes, default QEMU's) size the guest.
 set -euo pipefail
 kernel=$1 initrd=$2 out=$3 mode=$4 extra=${5:-}
 timeout=${BOOT_TIMEOUT:-900}
 shm_size=${IVSHMEM_SIZE:-16M}
+shm1_size=${IVSHMEM1_SIZE:-16M}
 mkdir -p "$out"
-rm -f "$out/console.log" "$out/tests.log" "$out/ivshmem0.mem"
+rm -f "$out/console.log" "$out/tests.log" "$out/ivshmem0.mem" "$out/ivshmem1.mem"
 truncate -s "$shm_size" "$out/ivshmem0.mem"
-echo "0000:00:04.0 $out/ivshmem0.mem" >"$out/host-files"
+truncate -s "$shm1_size" "$out/ivshmem1.mem"
+{
+	echo "0000:01:00.0 $out/ivshmem0.mem"
+	echo "0000:00:06.0 $out/ivshmem1.mem"
+} >"$out/host-files"
 : >"$out/tests.log"
 
 # /dev/kvm exists on these machines but a KVM guest dies there: TCG only.
@@ -28,12 +38,15 @@ qemu=(qemu-system-x86_64
 	-device intel-iommu,intremap=on,caching-mode=on
 	-device edu,dma_mask=0xffffffffffffffff,addr=0x3
 	-device edu,dma_mask=0xffffffffffffffff,addr=0x5
+	-device pcie-root-port,id=rp0,chassis=1,slot=1,addr=0x4
 	-object "memory-backend-file,id=shm0,mem-path=$out/ivshmem0.mem,size=$shm_size,share=on"
-	-device ivshmem-plain,memdev=shm0,addr=0x4
+	-device ivshmem-plain,memdev=shm0,bus=rp0,addr=0x0
+	-object "memory-backend-file,id=shm1,mem-path=$out/ivshmem1.mem,size=$shm1_size,share=on"
+	-device ivshmem-plain,memdev=shm1,addr=0x6
 	-serial "file:$out/console.log"
 	-serial "file:$out/tests.log"
 	-kernel "$kernel" -initrd "$initrd"
-	-append "console=ttyS0 intel_iommu=on panic=-1 rig.mode=$mode $extra")
+	-append "console=ttyS0 intel_iommu=on panic=-1 rig.mode=$mode rig.mdev_parent=0000:00:06.0 $extra")
 # A BAR larger than q35's 64-bit PCI hole (32 GiB) needs a larger hole.
 if [ -n "${PCI_HOLE64_SIZE:-}" ]; then
 	qemu+=(-global "q35-pcihost.pci-hole64-size=$PCI_HOLE64_SIZE")

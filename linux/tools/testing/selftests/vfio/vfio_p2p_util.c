@@ -239,17 +239,22 @@ static uint64_t edu_r64(void *bar0, unsigned int reg)
 	return __atomic_load_n((uint64_t *)((char *)bar0 + reg), __ATOMIC_RELAXED);
 }
 
-static int edu_dma(void *bar0, uint64_t src, uint64_t dst, uint32_t len,
-		   uint64_t dir)
+static int edu_dma_start(void *bar0, uint64_t src, uint64_t dst, uint32_t len,
+			 uint64_t dir)
 {
-	struct timespec start, now;
-
 	if (len == 0 || len > EDU_DMA_MAX)
 		return -EINVAL;
 	edu_w64(bar0, EDU_REG_DMA_SRC, src);
 	edu_w64(bar0, EDU_REG_DMA_DST, dst);
 	edu_w64(bar0, EDU_REG_DMA_COUNT, len);
 	edu_w64(bar0, EDU_REG_DMA_CMD, EDU_DMA_START | dir);
+	return 0;
+}
+
+int edu_dma_wait(void *bar0)
+{
+	struct timespec start, now;
+
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* The engine runs off a 100 ms QEMU timer; allow for a slow TCG guest. */
 	while (edu_r64(bar0, EDU_REG_DMA_CMD) & EDU_DMA_START) {
@@ -261,6 +266,14 @@ static int edu_dma(void *bar0, uint64_t src, uint64_t dst, uint32_t len,
 	return 0;
 }
 
+static int edu_dma(void *bar0, uint64_t src, uint64_t dst, uint32_t len,
+		   uint64_t dir)
+{
+	int ret = edu_dma_start(bar0, src, dst, len, dir);
+
+	return ret ? ret : edu_dma_wait(bar0);
+}
+
 int edu_dma_from_iova(void *edu_bar0, uint64_t iova, uint32_t len)
 {
 	return edu_dma(edu_bar0, iova, EDU_BUF_ADDR, len, 0);
@@ -269,6 +282,11 @@ int edu_dma_from_iova(void *edu_bar0, uint64_t iova, uint32_t len)
 int edu_dma_to_iova(void *edu_bar0, uint64_t iova, uint32_t len)
 {
 	return edu_dma(edu_bar0, EDU_BUF_ADDR, iova, len, EDU_DMA_TO_IOVA);
+}
+
+int edu_dma_to_iova_start(void *edu_bar0, uint64_t iova, uint32_t len)
+{
+	return edu_dma_start(edu_bar0, EDU_BUF_ADDR, iova, len, EDU_DMA_TO_IOVA);
 }
 
 bool edu_alive(void *edu_bar0)

@@ -84,6 +84,12 @@ int64_t vfio_p2p_unmap(int container, uint64_t iova, uint64_t size, uint32_t fla
  */
 int edu_dma_from_iova(void *edu_bar0, uint64_t iova, uint32_t len);
 int edu_dma_to_iova(void *edu_bar0, uint64_t iova, uint32_t len);
+/*
+ * The same, in two steps: start a transfer of the edu buffer to @iova (the
+ * engine performs it 100 ms of QEMU's virtual clock later), then wait for it.
+ */
+int edu_dma_to_iova_start(void *edu_bar0, uint64_t iova, uint32_t len);
+int edu_dma_wait(void *edu_bar0);
 /* The edu liveness register: reads back the bitwise NOT of what was written. */
 bool edu_alive(void *edu_bar0);
 
