@@ -21,7 +21,7 @@ timeout=${BOOT_TIMEOUT:-900}
 shm_size=${IVSHMEM_SIZE:-16M}
 shm1_size=${IVSHMEM1_SIZE:-16M}
 mkdir -p "$out"
-rm -f "$out/console.log" "$out/tests.log" "$out/ivshmem0.mem" "$out/ivshmem1.mem"
+rm -f "$out/core" "$out/console.log" "$out/tests.log" "$out/ivshmem0.mem" "$out/ivshmem1.mem"
 truncate -s "$shm_size" "$out/ivshmem0.mem"
 truncate -s "$shm1_size" "$out/ivshmem1.mem"
 {
@@ -55,7 +55,11 @@ printf '%q ' "${qemu[@]}" >"$out/qemu.cmdline"
 echo >>"$out/qemu.cmdline"
 
 start=$(date +%s)
-timeout --kill-after=10 "$timeout" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
+# Should QEMU itself crash, it leaves OUTDIR/core for guest-run.sh to read
+# (with the usual core_pattern "core"; elsewhere the core goes where that
+# says).
+ulimit -c unlimited 2>/dev/null || true
+(cd "$out" && exec timeout --kill-after=10 "$timeout" "${qemu[@]}") </dev/null >"$out/qemu.log" 2>&1 &
 qpid=$!
 # Show the test stream while the guest runs (carriage returns from the tty).
 # tail ends by itself once QEMU is gone.

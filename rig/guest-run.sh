@@ -35,10 +35,20 @@ rc=0
 "$repo/rig/boot.sh" "$kernel" "$out/initramfs.cpio" "$out" "$mode" "$cmdline" || rc=$?
 # QEMU 7.2 under TCG has been seen to die of SIGSEGV (status 139) in the middle
 # of a run, its own crash, not the guest's.  Retry such a boot once, loudly,
-# keeping the crashed run's logs; a second crash fails the run.
+# keeping the crashed run's logs and QEMU's backtrace from its core dump; a
+# second crash fails the run.
 if [ $rc -ge 128 ] && [ $rc -ne 137 ]; then
 	rm -rf "$out.qemu-crash"
 	mv "$out" "$out.qemu-crash"
+	# Debian ships QEMU stripped: the backtrace names libraries and
+	# exported symbols only, and where in QEMU by address.
+	if [ -f "$out.qemu-crash/core" ]; then
+		gdb -batch -nx -ex 'info signals SIGSEGV' -ex 'thread apply all bt 30' \
+			"$(command -v qemu-system-x86_64)" "$out.qemu-crash/core" \
+			>"$out.qemu-crash/backtrace.txt" 2>&1 || true
+		rm -f "$out.qemu-crash/core"
+		echo "rig: QEMU's backtrace: $out.qemu-crash/backtrace.txt"
+	fi
 	mkdir -p "$out"
 	cp "$out.qemu-crash/initramfs.cpio" "$out/"
 	echo "rig: WARNING: QEMU itself died (status $rc); its logs are in $out.qemu-crash; booting once more"
