@@ -14,9 +14,10 @@
  *  - doorbell_reads_ram_and_p2p: A's device model reads a RAM IOVA and an
  *    IOVA that maps B's BAR with vfio_dma_rw(), and pins them with
  *    vfio_pin_pages(), which cannot pin device memory: a clean errno;
- *  - remove_while_mapped: B is removed while its BAR is mapped; DMA to
- *    that IOVA then lands nowhere, not even in the mdev that gets B's slice
- *    next, which it can only once the mapping is gone;
+ *  - remove_while_mapped: B is removed while its BAR is mapped; while the
+ *    removal waits for B's user no new mdev gets B's slice, and once B is
+ *    gone DMA to that IOVA lands nowhere, not even in the mdev that gets
+ *    B's slice next;
  *  - exhaust_and_overlap: creating more mdevs than the parent has slices
  *    fails with ENOSPC, available_instances counts right, and no two
  *    slices overlap;
@@ -581,17 +582,30 @@ static void *remove_thread(void *arg)
 	return (void *)(long)mdev_remove(arg);
 }
 
-/* Remove @m from a thread, and let go of it while the removal waits. */
-static int remove_and_release(struct __test_metadata *_metadata, struct mdev *m)
+/*
+ * Remove @m from a thread, and let go of it while the removal waits.
+ * Meanwhile, if @probe, creating an mdev of @m's type on @parent (full but
+ * for @m) must fail: the slice is still @m's and still mapped.
+ */
+static int remove_and_release(struct __test_metadata *_metadata, struct mdev *m,
+			      const char *parent, struct mdev *probe)
 {
 	struct timespec deadline;
 	pthread_t t;
 	void *ret;
+	int err;
 
 	if (pthread_create(&t, NULL, remove_thread, m))
 		return -EAGAIN;
 	/* The removal waits for the user to close the mdev; it does. */
 	usleep(300000);
+	if (probe) {
+		err = mdev_create(parent, "mslice-4m", probe);
+		EXPECT_EQ(-ENOSPC, err)
+			TH_LOG("an mdev was created on the slice of one being removed");
+		if (!err)
+			mdev_remove(probe);
+	}
 	mdev_close(m);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += 20;
@@ -631,7 +645,8 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 	ASSERT_EQ(0, available(self->parent, "mslice-4m"));
 
 	/* Remove B with its BAR still mapped in the container. */
-	ASSERT_EQ(0, remove_and_release(_metadata, &self->b));
+	ASSERT_EQ(0, remove_and_release(_metadata, &self->b, self->parent,
+					&self->extra[self->nr_extra]));
 	ASSERT_TRUE(wait_available(self->parent, "mslice-4m", 1))
 		TH_LOG("B's slice did not come back");
 
