@@ -42,6 +42,7 @@ x86_want=(
 	samples/vfio-mdev/mtty.o
 	samples/vfio-mdev/mdpy.o
 	samples/vfio-mdev/mbochs.o
+	samples/vfio-mdev/mslice.o
 	"$kvmgt"
 )
 # shellcheck disable=SC2034
