@@ -41,17 +41,26 @@
  *	BAR0, whichever comes first, and kept until the mdev is gone.  It is
  *	not cleared between users (a real driver would): what DMA wrote stays
  *	in the parent's BAR, where the rig's tests look for it.
+ *	Nor are the registers and config space reset for a new user.
+ * removal: mslice has no .request op, so removing an mdev, or unbinding the
+ *	parent, waits until the mdev's user closes it (vfio core says so in
+ *	the log every 10 s); that last close is where RELEASE goes out.  The
+ *	slice comes back a little later, once the IOMMU backend has dropped
+ *	its reference too: until then a new mdev may get -ENOSPC.
  *
  * Who holds whom
  * --------------
  *   PCI driver binding --> parent (device reference) --> types
  *   mdev --type kobject--> type --get_device()--> parent
- *   vfio device (the mdev's state) --kobject parent--> mdev
+ *   vfio device (the mdev's state) --get_device()--> parent
  *   VMA, P2P tracker --get_device()--> vfio device
  * The parent's memory (types, bitmap) lives until its last device
- * reference is gone, not just until unbind: an mdev, and so its type, may
- * outlive mdev_unregister_parent() while an IOMMU backend still holds its
- * vfio device (the tracker drops its reference from a work item).  Unbind
+ * reference is gone, not just until unbind.  The vfio device needs it to
+ * the end: its release gives the slice back to the parent's bitmap, and
+ * an IOMMU backend may hold the vfio device after the mdev itself is gone
+ * (device_del() of the vfio device drops its hold on the mdev at
+ * unregister, and the type1 tracker drops its reference from a work
+ * item), so each vfio device holds the parent from .init to .release.  Unbind
  * unregisters the mdev parent, which removes every mdev, and each removal
  * waits for the mdev's users to close it; only then does the parent unmap
  * and release the BAR.
@@ -99,6 +108,7 @@
 #include <linux/pci.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/unaligned.h>
 #include <linux/vfio.h>
 
 #define MSLICE_NAME		"mslice"
@@ -158,6 +168,7 @@ struct mslice_state {
 	/* Under mp->lock. */
 	bool has_slice;
 	unsigned int unit;		/* the slice's first unit */
+	atomic_long_t faults;		/* CPU faults served, for the tests */
 	/* Under regs_lock. */
 	struct mutex regs_lock;
 	u8 config[MSLICE_CONFIG_SIZE];
@@ -311,6 +322,7 @@ static vm_fault_t mslice_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	if (mslice_slice_pfn(ms, &pfn))
 		return VM_FAULT_SIGBUS;
+	atomic_long_inc(&ms->faults);
 	return vmf_insert_pfn(vma, vmf->address, pfn + pgoff);
 }
 
@@ -373,7 +385,7 @@ static int mslice_vma_to_pfn(struct vfio_device *vdev,
 
 static void mslice_put32(u8 *p, u32 val)
 {
-	*(__le32 *)p = cpu_to_le32(val);
+	put_unaligned_le32(val, p);
 }
 
 /* Which bits of each config dword the user may write. */
@@ -558,6 +570,8 @@ static ssize_t mslice_bar0_rw(struct mslice_state *ms, char __user *ubuf,
 
 	if (off >= slice_size(ms))
 		return -EINVAL;
+	if (!count)
+		return 0;
 	count = min_t(u64, count, slice_size(ms) - off);
 	ret = mslice_slice_pfn(ms, &pfn);
 	if (ret)
@@ -797,9 +811,13 @@ static int mslice_init_dev(struct vfio_device *vdev)
 	else
 		ret = -ENOSPC;
 	mutex_unlock(&mp->lock);
-	if (ret)
+	if (ret) {
 		mutex_destroy(&ms->regs_lock);
-	return ret;
+		return ret;
+	}
+	/* mslice_release_dev() needs the parent, which unbind may have let go. */
+	get_device(&mp->dev);
+	return 0;
 }
 
 /*
@@ -818,6 +836,7 @@ static void mslice_release_dev(struct vfio_device *vdev)
 		mp->unplaced[ms->type - mp->types]--;
 	mutex_unlock(&mp->lock);
 	mutex_destroy(&ms->regs_lock);
+	put_device(&mp->dev);
 }
 
 static const struct vfio_device_ops mslice_dev_ops = {
@@ -894,9 +913,23 @@ static ssize_t slice_size_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(slice_size);
 
+/*
+ * How many CPU faults of BAR0 mmaps the driver served: an IOMMU backend
+ * that resolves the mmap through vma_to_pfn adds none.
+ */
+static ssize_t faults_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct mslice_state *ms = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&ms->faults));
+}
+static DEVICE_ATTR_RO(faults);
+
 static struct attribute *mslice_mdev_attrs[] = {
 	&dev_attr_slice_offset.attr,
 	&dev_attr_slice_size.attr,
+	&dev_attr_faults.attr,
 	NULL,
 };
 
@@ -1023,7 +1056,7 @@ static int mslice_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 	if (ret)
 		goto err_del;
 	pci_set_drvdata(pdev, mp);
-	pci_info(pdev, "mslice: %u MiB of BAR%d in 1 and 4 MiB slices\n",
+	pci_info(pdev, "%u MiB of BAR%d in 1 and 4 MiB slices\n",
 		 mp->nr_units, MSLICE_PARENT_BAR);
 	return 0;
 

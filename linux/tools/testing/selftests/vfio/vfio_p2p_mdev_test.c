@@ -23,7 +23,10 @@
  *    slices overlap;
  *  - mmap_beyond_slice: every mapping outside the slice is refused;
  *  - remove_during_map_loop: B is removed while a thread maps and unmaps
- *    its BAR in a loop; every error is EFAULT once B is gone.
+ *    its BAR in a loop, a smoke test of that race: no error but EFAULT
+ *    (after B is gone its range is PROT_NONE memory), no kernel report;
+ *  - parent_unbind_releases: unbinding the parent waits for the mdevs'
+ *    user, and then no DMA reaches either slice; the parent binds again.
  *
  * Each test runs for VFIO_TYPE1_IOMMU and VFIO_TYPE1v2_IOMMU.  Without an
  * mslice parent (the stock kernel) every test skips.
@@ -208,6 +211,17 @@ static int64_t slice_offset(struct mdev *m)
 	if (!strncmp(buf, "none", 4))
 		return -1;
 	return strtoll(buf, NULL, 16);
+}
+
+/* How many CPU faults of its BAR0 mmaps the driver served; -1 on error. */
+static long mdev_faults(struct mdev *m)
+{
+	char path[PATH_MAX], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mslice/faults", m->uuid);
+	if (sysfs_read(path, buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
 }
 
 /* The mdev's group into @container, its device fd and its regions. */
@@ -422,16 +436,17 @@ FIXTURE_SETUP(mslice)
 		ret = mdev_open(&self->a, c->container);
 	if (!ret)
 		ret = mdev_open(&self->b, c->container);
+	if (!ret && (self->a.size != MIB || self->b.size != 4 * MIB ||
+		     reg_read(&self->a, REG_ID, 4) != MSLICE_ID))
+		ret = -EPROTO;
 	if (ret) {
 		mdev_close(&self->a);
 		mdev_close(&self->b);
 		mdev_remove(&self->a);
 		mdev_remove(&self->b);
 	}
-	ASSERT_EQ(0, ret) TH_LOG("creating and opening two mdevs: %s", strerror(-ret));
-	ASSERT_EQ(MIB, self->a.size);
-	ASSERT_EQ(4 * MIB, self->b.size);
-	ASSERT_EQ(MSLICE_ID, reg_read(&self->a, REG_ID, 4));
+	ASSERT_EQ(0, ret) TH_LOG("creating and opening two mdevs (BAR0 sizes, ID): %s",
+				 strerror(-ret));
 }
 
 /*
@@ -485,6 +500,7 @@ TEST_F_TIMEOUT(mslice, untouched_bar_p2p_dma, 120)
 
 	/* The CPU's first touch places A's slice (the fault handler). */
 	vfio_p2p_fill(a, self->a.size, seed_a);
+	ASSERT_LT(0, mdev_faults(&self->a));
 	off_a = slice_offset(&self->a);
 	ASSERT_LE(0, off_a);
 	ASSERT_FALSE(overlaps(off_a, self->a.size, off_b, self->b.size))
@@ -495,6 +511,8 @@ TEST_F_TIMEOUT(mslice, untouched_bar_p2p_dma, 120)
 
 	/* edu writes into B, which the CPU never touched. */
 	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed));
+	/* MAP_DMA did not fault B's mmap in: vma_to_pfn, not the fault path. */
+	ASSERT_EQ(0, mdev_faults(&self->b));
 	ASSERT_EQ(-1, vfio_p2p_check(b + OFF, DMA_LEN, seed))
 		TH_LOG("the DMA did not land in B's BAR");
 	/* The slice of the other mdev is unchanged. */
@@ -854,6 +872,85 @@ TEST_F_TIMEOUT(mslice, remove_during_map_loop, 120)
 	EXPECT_EQ(0, l.bad_after);
 	/* Nothing is left mapped at the loop's IOVA. */
 	EXPECT_EQ(0, vfio_p2p_unmap(self->c.container, IOVA_LOOP, l.size, 0));
+}
+
+static void *unbind_thread(void *arg)
+{
+	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/mslice/unbind", arg);
+}
+
+/*
+ * Unbinding the parent removes its mdevs: the unbind waits until their
+ * user lets go, the last close sends RELEASE, and no DMA reaches either
+ * slice after that, while the IOVA ranges stay the user's to unmap.  The
+ * container keeps both ranges across the unbind and the rebind, so the
+ * P2P tracker lets go of the mdevs' vfio devices after their parent is
+ * gone.  The parent is bound again at the end.
+ */
+TEST_F_TIMEOUT(mslice, parent_unbind_releases, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+	struct timespec deadline;
+	int64_t off_a, off_b;
+	uint8_t *a, *b, *res;
+	char path[PATH_MAX];
+	pthread_t t;
+	void *ret;
+	int fd;
+
+	a = mdev_map_bar(&self->a);
+	b = mdev_map_bar(&self->b);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, vfio_p2p_map(c->container, a, IOVA_A, self->a.size, RW));
+	ASSERT_EQ(0, vfio_p2p_map(c->container, b, IOVA_B, self->b.size, RW));
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_A + OFF, DMA_LEN, seed));
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed + 1));
+	ASSERT_EQ(-1, vfio_p2p_check(a + OFF, DMA_LEN, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(b + OFF, DMA_LEN, seed + 1));
+	off_a = slice_offset(&self->a);
+	off_b = slice_offset(&self->b);
+	ASSERT_LE(0, off_a);
+	ASSERT_LE(0, off_b);
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, unbind_thread, self->parent));
+	usleep(300000);
+	EXPECT_EQ(EBUSY, pthread_tryjoin_np(t, &ret))
+		TH_LOG("the unbind did not wait for the mdevs' user");
+	mdev_close(&self->a);
+	mdev_close(&self->b);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 20;
+	ASSERT_EQ(0, pthread_timedjoin_np(t, &ret, &deadline))
+		TH_LOG("the unbind did not complete in 20 s");
+	ASSERT_EQ(0, (long)ret);
+	self->a.removed = true;
+	self->b.removed = true;
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/mslice/%s", self->parent);
+	ASSERT_NE(0, access(path, F_OK));
+
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_A + OFF, DMA_LEN, seed + 2));
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed + 3));
+	/* Read the parent's BAR2 through sysfs, as its next owner could. */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource2", self->parent);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	res = mmap(NULL, self->bar_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	ASSERT_NE(MAP_FAILED, res);
+	EXPECT_EQ(-1, vfio_p2p_check(res + off_a + OFF, DMA_LEN, seed))
+		TH_LOG("DMA reached A's slice after the parent was unbound");
+	EXPECT_EQ(-1, vfio_p2p_check(res + off_b + OFF, DMA_LEN, seed + 1))
+		TH_LOG("DMA reached B's slice after the parent was unbound");
+	munmap(res, self->bar_size);
+	vfio_p2p_host_expect(self->parent, off_a + OFF, DMA_LEN, seed);
+	vfio_p2p_host_expect(self->parent, off_b + OFF, DMA_LEN, seed + 1);
+
+	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers/mslice/bind", self->parent));
+	ASSERT_TRUE(parent_idle(self->parent, self->bar_size));
+	ASSERT_EQ((int64_t)self->a.size, vfio_p2p_unmap(c->container, IOVA_A, self->a.size, 0));
+	ASSERT_EQ((int64_t)self->b.size, vfio_p2p_unmap(c->container, IOVA_B, self->b.size, 0));
 }
 
 TEST_HARNESS_MAIN
