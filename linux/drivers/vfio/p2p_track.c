@@ -407,6 +407,43 @@ out:
 EXPORT_SYMBOL_GPL(vfio_p2p_map);
 
 /**
+ * vfio_p2p_range_live() - whether the device memory in a range is mapped
+ * @space: the backend's space
+ * @owner: the owner list of the range's links, as given to vfio_p2p_map()
+ * @iova: where the range starts
+ * @len: its length in bytes
+ *
+ * For a backend that also reaches its ranges without the IOMMU (type1's
+ * vfio_dma_rw() copies through the user's address): such an access must
+ * fail where a DMA would, once a link in the range is revoked or dead.  The
+ * caller keeps @owner stable (type1: iommu->lock); takes space->lock.
+ *
+ * Return: false if a link overlapping the range is not mapped, else true.
+ */
+bool vfio_p2p_range_live(struct vfio_p2p_space *space, struct list_head *owner,
+			 dma_addr_t iova, size_t len)
+{
+	struct vfio_p2p_link *link;
+	bool live = true;
+
+	if (list_empty(owner) || !len)
+		return true;
+	mutex_lock(&space->lock);
+	list_for_each_entry(link, owner, owner_node) {
+		dma_addr_t end = link->iova + ((dma_addr_t)link->npages << PAGE_SHIFT);
+
+		if (link->iova < iova + len && iova < end &&
+		    link->state != LINK_MAPPED) {
+			live = false;
+			break;
+		}
+	}
+	mutex_unlock(&space->lock);
+	return live;
+}
+EXPORT_SYMBOL_GPL(vfio_p2p_range_live);
+
+/**
  * vfio_p2p_unmap_links() - unmap and forget every link on an owner list
  * @space: the backend's space
  * @owner: the list passed to vfio_p2p_map()

@@ -141,6 +141,8 @@ long vfio_p2p_map(struct vfio_p2p_space *space, struct mm_struct *mm,
 		  unsigned long vaddr, dma_addr_t iova, unsigned long npages,
 		  int prot, struct list_head *owner);
 void vfio_p2p_unmap_links(struct vfio_p2p_space *space, struct list_head *owner);
+bool vfio_p2p_range_live(struct vfio_p2p_space *space, struct list_head *owner,
+			 dma_addr_t iova, size_t len);
 int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
 			    int (*fn)(void *arg, dma_addr_t iova, unsigned long pfn,
 				      unsigned long npages, int prot),

@@ -17,7 +17,7 @@
  *  - remove_while_mapped: B is removed while its BAR is mapped; while the
  *    removal waits for B's user no new mdev gets B's slice, and once B is
  *    gone DMA to that IOVA lands nowhere, not even in the mdev that gets
- *    B's slice next;
+ *    B's slice next, and A's device model cannot read it (vfio_dma_rw());
  *  - exhaust_and_overlap: creating more mdevs than the parent has slices
  *    fails with ENOSPC, available_instances counts right, and no two
  *    slices overlap;
@@ -638,6 +638,7 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 {
 	struct vfio_p2p_ctx *c = &self->c;
 	uint32_t seed = vfio_p2p_seed();
+	uint64_t sum;
 	struct mdev *n;
 	int64_t off_b;
 	uint8_t *b;
@@ -673,7 +674,13 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 	ASSERT_EQ(0, mdev_create(self->parent, "mslice-4m", n));
 	self->nr_extra++;
 	ASSERT_EQ(0, mdev_open(n, c->container));
-	ASSERT_NE(NULL, mdev_map_bar(n));
+	/*
+	 * At B's old address, so that B's vfio_dma, which still holds that
+	 * address, now points at n's BAR through the CPU's page tables.
+	 */
+	n->bar = mmap(b, n->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		      n->dev.fd, n->bar0.offset);
+	ASSERT_EQ((void *)b, (void *)n->bar);
 	vfio_p2p_touch(n->bar, PG);
 	ASSERT_EQ(off_b, slice_offset(n));
 	ASSERT_EQ(-1, vfio_p2p_check(n->bar + OFF, DMA_LEN, seed));
@@ -682,6 +689,8 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed + 1));
 	ASSERT_EQ(-1, vfio_p2p_check(n->bar + OFF, DMA_LEN, seed))
 		TH_LOG("DMA reached B's slice after B was removed");
+	/* Nor does the device model's emulated DMA (vfio_dma_rw()) reach it. */
+	ASSERT_EQ(-EFAULT, doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum));
 	vfio_p2p_host_expect(self->parent, off_b + OFF, DMA_LEN, seed);
 	/* The IOVA range is still the user's to unmap. */
 	ASSERT_EQ((int64_t)4 * MIB, vfio_p2p_unmap(c->container, IOVA_B, 4 * MIB, 0));
