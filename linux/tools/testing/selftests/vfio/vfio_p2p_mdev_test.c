@@ -617,6 +617,10 @@ static int remove_and_release(struct __test_metadata *_metadata, struct mdev *m,
 		return -EAGAIN;
 	/* The removal waits for the user to close the mdev; it does. */
 	usleep(300000);
+	err = pthread_tryjoin_np(t, &ret);
+	EXPECT_EQ(EBUSY, err) TH_LOG("removing %s did not wait for its user", m->uuid);
+	if (!err)
+		return (long)ret;
 	if (probe) {
 		err = mdev_create(parent, "mslice-4m", probe);
 		EXPECT_EQ(-ENOSPC, err)
