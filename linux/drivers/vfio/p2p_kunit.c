@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KUnit tests for vfio device VMAs (p2p_vma.c) and the device notifier
- * (p2p_notify.c), with no hardware.
+ * KUnit tests for vfio device VMAs (p2p_vma.c), the device notifier
+ * (p2p_notify.c) and the P2P tracker (p2p_track.c), with no hardware.
  *
  * Each test registers a fake emulated-IOMMU vfio device, opens it through
  * vfio core's own vfio_df_open() (its iommufd bind ops are no-ops), makes a
@@ -19,24 +19,34 @@
  *                  vfio-platform and fsl-mc do, and sets base_pfn from it
  *
  * No pfn is ever dereferenced; the fake fault handler only counts calls,
- * which lets the tests check that lookups never fault.
+ * which lets the tests check that lookups never fault.  The fake pfns lie
+ * beyond any memory section, so they pass the tracker's "device memory,
+ * not RAM" check on any machine.
+ *
+ * The tracker's tests ("vfio-p2p-track") give vfio_p2p_map() a fake space
+ * whose map and unmap ops only record their calls, and drive the device's
+ * notifier as a bus driver would: vfio_device_mem_update() for DISABLE and
+ * ENABLE, the last close for RELEASE.
  */
 #include <kunit/device.h>
 #include <kunit/test.h>
 #include <linux/anon_inodes.h>
+#include <linux/delay.h>
 #include <linux/file.h>
+#include <linux/iommu.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/notifier.h>
 #include <linux/shmem_fs.h>
 #include <linux/vfio.h>
+#include <linux/vfio_p2p.h>
 
 #include "vfio.h"
 #include "p2p.h"
 
 #define FAKE_PAGES		32UL
-#define FAKE_BASE_PFN		0x123400UL
-#define FAKE_OP_BASE_PFN	0xabc000UL
+#define FAKE_BASE_PFN		0x3ff0000000UL
+#define FAKE_OP_BASE_PFN	0x3ffab00000UL
 #define FAKE_OP_RUN		8UL	/* the op's regions are 8-page chunks */
 #define REGION_SHIFT		(40 - PAGE_SHIFT)
 
@@ -647,4 +657,207 @@ static struct kunit_suite vfio_p2p_test_suite = {
 	.test_cases = vfio_p2p_test_cases,
 };
 
-kunit_test_suite(vfio_p2p_test_suite);
+/*
+ * The tracker
+ */
+
+#define TRACK_IOVA	0x100000ULL
+#define TRACK_PROT	(IOMMU_READ | IOMMU_WRITE)
+
+struct fake_call {
+	bool map;
+	dma_addr_t iova;
+	unsigned long pfn;
+	unsigned long npages;
+};
+
+struct fake_space {
+	struct vfio_p2p_space space;
+	struct fake_call calls[32];
+	unsigned int ncalls;
+};
+
+static void fake_space_log(struct vfio_p2p_space *space, bool map, dma_addr_t iova,
+			   unsigned long pfn, unsigned long npages)
+{
+	struct fake_space *fs = container_of(space, struct fake_space, space);
+
+	lockdep_assert_held(&space->lock);
+	if (fs->ncalls < ARRAY_SIZE(fs->calls))
+		fs->calls[fs->ncalls] = (struct fake_call){ map, iova, pfn, npages };
+	fs->ncalls++;
+}
+
+static int fake_space_map(struct vfio_p2p_space *space, dma_addr_t iova,
+			  unsigned long pfn, unsigned long npages, int prot)
+{
+	fake_space_log(space, true, iova, pfn, npages);
+	return 0;
+}
+
+static void fake_space_unmap(struct vfio_p2p_space *space, dma_addr_t iova,
+			     unsigned long npages)
+{
+	fake_space_log(space, false, iova, 0, npages);
+}
+
+static const struct vfio_p2p_space_ops fake_space_ops = {
+	.map = fake_space_map,
+	.unmap = fake_space_unmap,
+};
+
+static struct fake_space *fake_space_create(struct kunit *test)
+{
+	struct fake_space *fs = kunit_kzalloc(test, sizeof(*fs), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, fs);
+	vfio_p2p_space_init(&fs->space, &fake_space_ops);
+	return fs;
+}
+
+static void expect_call(struct kunit *test, struct fake_space *fs, unsigned int i,
+			bool map, dma_addr_t iova, unsigned long pfn,
+			unsigned long npages)
+{
+	KUNIT_ASSERT_LT(test, i, fs->ncalls);
+	KUNIT_ASSERT_LT(test, i, ARRAY_SIZE(fs->calls));
+	KUNIT_EXPECT_EQ_MSG(test, fs->calls[i].map, map, "call %u", i);
+	KUNIT_EXPECT_EQ_MSG(test, fs->calls[i].iova, iova, "call %u", i);
+	if (map)
+		KUNIT_EXPECT_EQ_MSG(test, fs->calls[i].pfn, pfn, "call %u", i);
+	KUNIT_EXPECT_EQ_MSG(test, fs->calls[i].npages, npages, "call %u", i);
+}
+
+static bool track_live(struct fake_space *fs, struct list_head *owner,
+		       unsigned long npages)
+{
+	return vfio_p2p_range_live(&fs->space, owner, TRACK_IOVA,
+				   npages << PAGE_SHIFT);
+}
+
+/* The tracker's device reference goes, from a work item after RELEASE. */
+static bool refs_back_to(struct fake_vdev *fake, unsigned int refs)
+{
+	int i;
+
+	for (i = 0; i < 50 && dev_refs(fake) != refs; i++)
+		msleep(20);
+	return dev_refs(fake) == refs;
+}
+
+/* One lookup and one map per run; DISABLE revokes, ENABLE restores it. */
+static void p2p_track_revoke_restore(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 2, 8);
+	struct fake_space *fs = fake_space_create(test);
+	unsigned int refs = dev_refs(fake);
+	LIST_HEAD(owner);
+
+	KUNIT_ASSERT_NOT_NULL(test, fake->vdev.dev->driver);
+	KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr, TRACK_IOVA,
+					   8, TRACK_PROT, &owner), 8);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 1);
+	expect_call(test, fs, 0, true, TRACK_IOVA, FAKE_BASE_PFN + 2, 8);
+	KUNIT_EXPECT_EQ(test, fake->faults, 0);
+	KUNIT_EXPECT_TRUE(test, track_live(fs, &owner, 8));
+	KUNIT_EXPECT_GT(test, dev_refs(fake), refs);
+
+	vfio_device_mem_update(&fake->vdev, false);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	expect_call(test, fs, 1, false, TRACK_IOVA, 0, 8);
+	KUNIT_EXPECT_FALSE(test, track_live(fs, &owner, 8));
+	KUNIT_EXPECT_FALSE(test, track_live(fs, &owner, 1));
+
+	/* While disabled nothing new maps. */
+	KUNIT_EXPECT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr,
+					   TRACK_IOVA + SZ_1M, 8, TRACK_PROT, &owner),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+
+	vfio_device_mem_update(&fake->vdev, true);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 3);
+	expect_call(test, fs, 2, true, TRACK_IOVA, FAKE_BASE_PFN + 2, 8);
+	KUNIT_EXPECT_TRUE(test, track_live(fs, &owner, 8));
+
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 4);
+	expect_call(test, fs, 3, false, TRACK_IOVA, 0, 8);
+	KUNIT_EXPECT_TRUE(test, list_empty(&owner));
+	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
+}
+
+/* RELEASE unmaps for good: ENABLE does not bring it back, nor does unmap. */
+static void p2p_track_release_kills(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct fake_space *fs = fake_space_create(test);
+	unsigned int refs = dev_refs(fake);
+	LIST_HEAD(owner);
+
+	KUNIT_ASSERT_NOT_NULL(test, fake->vdev.dev->driver);
+	KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr, TRACK_IOVA,
+					   4, TRACK_PROT, &owner), 4);
+	fake_close(fake);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	expect_call(test, fs, 1, false, TRACK_IOVA, 0, 4);
+	KUNIT_EXPECT_FALSE(test, track_live(fs, &owner, 4));
+
+	vfio_device_mem_update(&fake->vdev, false);
+	vfio_device_mem_update(&fake->vdev, true);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+
+	/* The range is still the owner's to unmap: no second IOMMU unmap. */
+	KUNIT_EXPECT_FALSE(test, list_empty(&owner));
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	KUNIT_EXPECT_TRUE(test, list_empty(&owner));
+	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
+}
+
+/* Each event costs one op per link of the peer: no scan, no repeats. */
+static void p2p_track_one_op_per_link(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 6);
+	struct fake_space *fs = fake_space_create(test);
+	LIST_HEAD(owner);
+	unsigned int i;
+
+	for (i = 0; i < 6; i++)
+		KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm,
+						   addr + i * PAGE_SIZE,
+						   TRACK_IOVA + i * SZ_64K, 1,
+						   TRACK_PROT, &owner), 1);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 6);
+	vfio_device_mem_update(&fake->vdev, false);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 12);
+	for (i = 0; i < 6; i++)
+		expect_call(test, fs, 6 + i, false, TRACK_IOVA + i * SZ_64K, 0, 1);
+	/* A range that holds one revoked link is not live. */
+	KUNIT_EXPECT_FALSE(test, vfio_p2p_range_live(&fs->space, &owner,
+						     TRACK_IOVA + 5 * SZ_64K, 1));
+	vfio_device_mem_update(&fake->vdev, true);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 18);
+	for (i = 0; i < 6; i++)
+		expect_call(test, fs, 12 + i, true, TRACK_IOVA + i * SZ_64K,
+			    FAKE_BASE_PFN + i, 1);
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 24);
+}
+
+static struct kunit_case vfio_p2p_track_test_cases[] = {
+	KUNIT_CASE(p2p_track_revoke_restore),
+	KUNIT_CASE(p2p_track_release_kills),
+	KUNIT_CASE(p2p_track_one_op_per_link),
+	{}
+};
+
+static struct kunit_suite vfio_p2p_track_test_suite = {
+	.name = "vfio-p2p-track",
+	.exit = p2p_test_exit,
+	.test_cases = vfio_p2p_track_test_cases,
+};
+
+kunit_test_suites(&vfio_p2p_test_suite, &vfio_p2p_track_test_suite);
