@@ -416,18 +416,6 @@ TEST_F_TIMEOUT(life, stress_then_dma_and_unbind, 180)
 	ASSERT_LT(0, vfio_p2p_unmap(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL));
 }
 
-static int sysfs_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static bool bound_to_vfio(const char *bdf)
 {
 	char path[128], link[128];
@@ -445,7 +433,7 @@ static void *unbind_thread(void *arg)
 {
 	const char *bdf = arg;
 
-	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf);
+	return (void *)(long)vfio_p2p_sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf);
 }
 
 TEST_F_TIMEOUT(life, unbind_completes_and_stops_dma, 120)
@@ -491,7 +479,7 @@ TEST_F_TIMEOUT(life, unbind_completes_and_stops_dma, 120)
 	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed);
 
 	/* Back to vfio-pci for whoever comes next. */
-	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers_probe", c->shm.bdf));
+	ASSERT_EQ(0, vfio_p2p_sysfs_write("/sys/bus/pci/drivers_probe", c->shm.bdf));
 	ASSERT_TRUE(bound_to_vfio(c->shm.bdf));
 	ASSERT_EQ((int64_t)c->bar2.size,
 		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));

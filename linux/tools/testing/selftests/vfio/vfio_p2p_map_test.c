@@ -65,15 +65,7 @@ FIXTURE_VARIANT_ADD(map, type1v2) {
 
 static int set_strict(bool on)
 {
-	int fd = open(STRICT_PARAM, O_WRONLY);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, on ? "Y" : "N", 1) != 1)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return vfio_p2p_sysfs_write(STRICT_PARAM, on ? "Y" : "N");
 }
 
 FIXTURE_SETUP(map)

@@ -83,33 +83,6 @@ struct mdev {
 	bool removed;
 };
 
-static int sysfs_read(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
-static int sysfs_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* The first PCI function bound to the mslice driver: the mdev parent. */
 static int find_parent(char *bdf, size_t len)
 {
@@ -160,7 +133,7 @@ static long available(const char *parent, const char *type)
 	snprintf(path, sizeof(path),
 		 "/sys/class/mdev_bus/%s/mdev_supported_types/%s/available_instances",
 		 parent, type);
-	if (sysfs_read(path, buf, sizeof(buf)))
+	if (vfio_p2p_sysfs_read(path, buf, sizeof(buf)))
 		return -1;
 	return strtol(buf, NULL, 10);
 }
@@ -179,7 +152,7 @@ static int mdev_create(const char *parent, const char *type, struct mdev *m)
 		 (unsigned int)getpid(), ++counter);
 	snprintf(path, sizeof(path), "/sys/class/mdev_bus/%s/mdev_supported_types/%s/create",
 		 parent, type);
-	ret = sysfs_write(path, m->uuid);
+	ret = vfio_p2p_sysfs_write(path, m->uuid);
 	if (!ret)
 		m->removed = false;
 	return ret;
@@ -193,7 +166,7 @@ static int mdev_remove(struct mdev *m)
 	if (m->removed)
 		return 0;
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove", m->uuid);
-	ret = sysfs_write(path, "1");
+	ret = vfio_p2p_sysfs_write(path, "1");
 	if (!ret)
 		m->removed = true;
 	return ret;
@@ -206,7 +179,7 @@ static int64_t slice_offset(struct mdev *m)
 
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mslice/%s",
 		 m->uuid, "slice_offset");
-	if (sysfs_read(path, buf, sizeof(buf)))
+	if (vfio_p2p_sysfs_read(path, buf, sizeof(buf)))
 		return -2;
 	if (!strncmp(buf, "none", 4))
 		return -1;
@@ -219,7 +192,7 @@ static long mdev_faults(struct mdev *m)
 	char path[PATH_MAX], buf[32];
 
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mslice/faults", m->uuid);
-	if (sysfs_read(path, buf, sizeof(buf)))
+	if (vfio_p2p_sysfs_read(path, buf, sizeof(buf)))
 		return -1;
 	return strtol(buf, NULL, 10);
 }
@@ -383,14 +356,7 @@ FIXTURE_SETUP(mslice)
 	int ret;
 
 	self->owner = getpid();
-	memset(c, 0, sizeof(*c));
-	c->container = -1;
-	c->edu.fd = -1;
-	c->edu.group_fd = -1;
-	c->shm.fd = -1;
-	c->shm.group_fd = -1;
-	c->edu_regs = MAP_FAILED;
-	c->ram = MAP_FAILED;
+	vfio_p2p_ctx_init(c);
 	self->a.removed = true;
 	self->b.removed = true;
 	self->a.dev.fd = -1;
@@ -889,7 +855,7 @@ TEST_F_TIMEOUT(mslice, remove_during_map_loop, 120)
 
 static void *unbind_thread(void *arg)
 {
-	return (void *)(long)sysfs_write("/sys/bus/pci/drivers/mslice/unbind", arg);
+	return (void *)(long)vfio_p2p_sysfs_write("/sys/bus/pci/drivers/mslice/unbind", arg);
 }
 
 /*
@@ -960,7 +926,7 @@ TEST_F_TIMEOUT(mslice, parent_unbind_releases, 120)
 	vfio_p2p_host_expect(self->parent, off_a + OFF, DMA_LEN, seed);
 	vfio_p2p_host_expect(self->parent, off_b + OFF, DMA_LEN, seed + 1);
 
-	ASSERT_EQ(0, sysfs_write("/sys/bus/pci/drivers/mslice/bind", self->parent));
+	ASSERT_EQ(0, vfio_p2p_sysfs_write("/sys/bus/pci/drivers/mslice/bind", self->parent));
 	ASSERT_TRUE(parent_idle(self->parent, self->bar_size));
 	ASSERT_EQ((int64_t)self->a.size, vfio_p2p_unmap(c->container, IOVA_A, self->a.size, 0));
 	ASSERT_EQ((int64_t)self->b.size, vfio_p2p_unmap(c->container, IOVA_B, self->b.size, 0));

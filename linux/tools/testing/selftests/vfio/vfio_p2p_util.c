@@ -380,12 +380,35 @@ void vfio_p2p_host_expect(const char *bdf, uint64_t offset, size_t len,
 	free(buf);
 }
 
-int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
+int vfio_p2p_sysfs_read(const char *path, char *buf, size_t len)
 {
-	struct vfio_p2p_region bar0;
-	char edu_bdf[16], shm_bdf[16];
-	int ret;
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
 
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int vfio_p2p_sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+void vfio_p2p_ctx_init(struct vfio_p2p_ctx *c)
+{
 	memset(c, 0, sizeof(*c));
 	c->container = -1;
 	c->edu.fd = -1;
@@ -395,6 +418,15 @@ int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
 	c->edu_regs = MAP_FAILED;
 	c->ram = MAP_FAILED;
 	c->bar2.map = NULL;
+}
+
+int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
+{
+	struct vfio_p2p_region bar0;
+	char edu_bdf[16], shm_bdf[16];
+	int ret;
+
+	vfio_p2p_ctx_init(c);
 
 	*what = "edu and ivshmem bound to vfio-pci";
 	if (vfio_p2p_find(EDU_VENDOR, EDU_DEVICE, 0, edu_bdf, sizeof(edu_bdf)) ||

@@ -138,6 +138,12 @@ struct vfio_p2p_ctx {
  */
 int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what);
 void vfio_p2p_ctx_close(struct vfio_p2p_ctx *c);
+/* An empty context (no fd, no mapping) that vfio_p2p_ctx_close() accepts. */
+void vfio_p2p_ctx_init(struct vfio_p2p_ctx *c);
+
+/* Read a sysfs file into @buf (NUL-terminated), or write @val to one: 0 or -errno. */
+int vfio_p2p_sysfs_read(const char *path, char *buf, size_t len);
+int vfio_p2p_sysfs_write(const char *path, const char *val);
 
 /* Fill RAM with @seed's pattern, then RAM -> edu -> @iova.  0 or -errno. */
 int vfio_p2p_ram_to_iova(struct vfio_p2p_ctx *c, uint64_t iova, uint32_t len,
