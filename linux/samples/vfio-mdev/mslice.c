@@ -206,19 +206,27 @@ static u64 slice_size(struct mslice_state *ms)
  * Capacity (see "Capacity" above)
  */
 
+/* How many units of the block starting at unit @b are in use.  Lock held. */
+static unsigned int mslice_block_used(struct mslice_parent *mp, unsigned int b)
+{
+	unsigned int u, used = 0;
+
+	for (u = b; u < b + MSLICE_BLOCK_UNITS; u++)
+		used += test_bit(u, mp->used);
+	return used;
+}
+
 /* Free blocks, and free units of blocks holding 1 MiB slices.  Lock held. */
 static void mslice_free_space(struct mslice_parent *mp, unsigned int *blocks,
 			      unsigned int *units)
 {
-	unsigned int b, u, used;
+	unsigned int b, used;
 
 	lockdep_assert_held(&mp->lock);
 	*blocks = 0;
 	*units = 0;
 	for (b = 0; b < mp->nr_units; b += MSLICE_BLOCK_UNITS) {
-		used = 0;
-		for (u = b; u < b + MSLICE_BLOCK_UNITS; u++)
-			used += test_bit(u, mp->used);
+		used = mslice_block_used(mp, b);
 		if (!used)
 			(*blocks)++;
 		else
@@ -246,7 +254,7 @@ static unsigned int mslice_available(struct mslice_parent *mp,
 static int mslice_place(struct mslice_parent *mp, struct mslice_state *ms)
 {
 	unsigned long unit;
-	unsigned int b, u, used;
+	unsigned int b, used;
 
 	if (ms->type->units == MSLICE_BLOCK_UNITS) {
 		unit = bitmap_find_next_zero_area(mp->used, mp->nr_units, 0,
@@ -256,9 +264,7 @@ static int mslice_place(struct mslice_parent *mp, struct mslice_state *ms)
 	}
 	/* One unit: fill blocks that 1 MiB slices already use first. */
 	for (b = 0; b < mp->nr_units; b += MSLICE_BLOCK_UNITS) {
-		used = 0;
-		for (u = b; u < b + MSLICE_BLOCK_UNITS; u++)
-			used += test_bit(u, mp->used);
+		used = mslice_block_used(mp, b);
 		if (used && used < MSLICE_BLOCK_UNITS)
 			return find_next_zero_bit(mp->used, b + MSLICE_BLOCK_UNITS, b);
 	}
