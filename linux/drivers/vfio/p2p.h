@@ -45,5 +45,11 @@ struct vfio_vma_private_data *vfio_vma_private(struct vm_area_struct *vma);
 void vfio_device_p2p_init(struct vfio_device *device);
 void vfio_device_p2p_first_open(struct vfio_device *device);
 void vfio_device_p2p_last_close(struct vfio_device *device);
+int vfio_device_mem_check(struct vfio_device *device);
+
+/* p2p_track.c */
+int __init vfio_p2p_init(void);
+void vfio_p2p_exit(void);
+void vfio_p2p_flush(void);
 
 #endif /* __VFIO_P2P_H__ */

@@ -33,6 +33,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/delay.h>
 #include <linux/file.h>
+#include <linux/kthread.h>
 #include <linux/iommu.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -74,6 +75,9 @@ struct fake_vdev {
 	unsigned long probe_addr;
 	int probe_ret[4];
 	unsigned int nprobe;
+	/* The op's next call closes and reopens the device from a thread. */
+	bool cycle_on_op;
+	struct completion cycled;
 };
 
 struct fake_listener {
@@ -143,6 +147,34 @@ static int fake_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 	return -EINVAL;
 }
 
+static void fake_close(struct fake_vdev *fake);
+static void fake_reopen(struct fake_vdev *fake);
+
+static int fake_cycle_thread(void *data)
+{
+	struct fake_vdev *fake = data;
+
+	fake_close(fake);
+	fake_reopen(fake);
+	complete(&fake->cycled);
+	return 0;
+}
+
+/*
+ * A last close and a new open of the device, as another thread of the user
+ * would do them, while the caller waits (holding mmap_lock for read, as a
+ * backend's lookup does).
+ */
+static void fake_cycle(struct fake_vdev *fake)
+{
+	struct task_struct *t;
+
+	init_completion(&fake->cycled);
+	t = kthread_run(fake_cycle_thread, fake, "vfio-p2p-kunit");
+	if (!IS_ERR(t))
+		wait_for_completion(&fake->cycled);
+}
+
 /* Like a mediated device: the pfn is chosen at run time, per 8-page chunk. */
 static int fake_vma_to_pfn(struct vfio_device *vdev, struct vm_area_struct *vma,
 			   unsigned long addr, unsigned long *pfn,
@@ -153,6 +185,10 @@ static int fake_vma_to_pfn(struct vfio_device *vdev, struct vm_area_struct *vma,
 			      ((addr - vma->vm_start) >> PAGE_SHIFT);
 
 	fake->op_calls++;
+	if (fake->cycle_on_op) {
+		fake->cycle_on_op = false;
+		fake_cycle(fake);
+	}
 	*pfn = FAKE_OP_BASE_PFN + pgoff;
 	*nr_pages = FAKE_OP_RUN - pgoff % FAKE_OP_RUN;
 	return 0;
@@ -246,6 +282,19 @@ static void fake_close(struct fake_vdev *fake)
 	vfio_df_close(fake->df);
 	mutex_unlock(&fake->vdev.dev_set->lock);
 	fake->opened = false;
+}
+
+/* A new session on the same fd, as a reopen after the last close. */
+static void fake_reopen(struct fake_vdev *fake)
+{
+	int ret;
+
+	if (fake->opened)
+		return;
+	mutex_lock(&fake->vdev.dev_set->lock);
+	ret = vfio_df_open(fake->df);
+	mutex_unlock(&fake->vdev.dev_set->lock);
+	fake->opened = !ret;
 }
 
 /*
@@ -675,6 +724,8 @@ struct fake_space {
 	struct vfio_p2p_space space;
 	struct fake_call calls[32];
 	unsigned int ncalls;
+	unsigned int nsyncs;
+	unsigned int fail_maps;		/* the next maps fail with -ENOMEM */
 };
 
 static void fake_space_log(struct vfio_p2p_space *space, bool map, dma_addr_t iova,
@@ -691,6 +742,12 @@ static void fake_space_log(struct vfio_p2p_space *space, bool map, dma_addr_t io
 static int fake_space_map(struct vfio_p2p_space *space, dma_addr_t iova,
 			  unsigned long pfn, unsigned long npages, int prot)
 {
+	struct fake_space *fs = container_of(space, struct fake_space, space);
+
+	if (fs->fail_maps) {
+		fs->fail_maps--;
+		return -ENOMEM;
+	}
 	fake_space_log(space, true, iova, pfn, npages);
 	return 0;
 }
@@ -701,17 +758,28 @@ static void fake_space_unmap(struct vfio_p2p_space *space, dma_addr_t iova,
 	fake_space_log(space, false, iova, 0, npages);
 }
 
+static void fake_space_sync(struct vfio_p2p_space *space)
+{
+	struct fake_space *fs = container_of(space, struct fake_space, space);
+
+	lockdep_assert_held(&space->lock);
+	fs->nsyncs++;
+}
+
 static const struct vfio_p2p_space_ops fake_space_ops = {
 	.map = fake_space_map,
 	.unmap = fake_space_unmap,
+	.sync = fake_space_sync,
 };
+
+#define TRACK_MAX_LINKS	16
 
 static struct fake_space *fake_space_create(struct kunit *test)
 {
 	struct fake_space *fs = kunit_kzalloc(test, sizeof(*fs), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, fs);
-	vfio_p2p_space_init(&fs->space, &fake_space_ops);
+	vfio_p2p_space_init(&fs->space, &fake_space_ops, TRACK_MAX_LINKS);
 	return fs;
 }
 
@@ -740,6 +808,7 @@ static bool refs_back_to(struct fake_vdev *fake, unsigned int refs)
 {
 	int i;
 
+	vfio_p2p_flush();
 	for (i = 0; i < 50 && dev_refs(fake) != refs; i++)
 		msleep(20);
 	return dev_refs(fake) == refs;
@@ -833,6 +902,8 @@ static void p2p_track_one_op_per_link(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 6);
 	vfio_device_mem_update(&fake->vdev, false);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 12);
+	/* The event's six unmaps share one IOTLB sync. */
+	KUNIT_EXPECT_EQ(test, fs->nsyncs, 1);
 	for (i = 0; i < 6; i++)
 		expect_call(test, fs, 6 + i, false, TRACK_IOVA + i * SZ_64K, 0, 1);
 	/* A range that holds one revoked link is not live. */
@@ -845,12 +916,120 @@ static void p2p_track_one_op_per_link(struct kunit *test)
 			    FAKE_BASE_PFN + i, 1);
 	vfio_p2p_unmap_links(&fs->space, &owner);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 24);
+	KUNIT_EXPECT_EQ(test, fs->nsyncs, 2);
+}
+
+/*
+ * A restore that fails leaves the link revoked, not dead: the range reads as
+ * not live, and the next retry (type1: the next MAP_DMA or UNMAP_DMA) maps
+ * it at the same IOVA and pfn.  While disabled, a retry maps nothing.
+ */
+static void p2p_track_failed_restore_retried(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct fake_space *fs = fake_space_create(test);
+	LIST_HEAD(owner);
+
+	KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr, TRACK_IOVA,
+					   4, TRACK_PROT, &owner), 4);
+	vfio_device_mem_update(&fake->vdev, false);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+
+	fs->fail_maps = 1;
+	vfio_device_mem_update(&fake->vdev, true);
+	KUNIT_EXPECT_EQ(test, fs->fail_maps, 0);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	KUNIT_EXPECT_FALSE(test, track_live(fs, &owner, 4));
+
+	/* Disabled again before the retry: nothing maps. */
+	vfio_device_mem_update(&fake->vdev, false);
+	vfio_p2p_space_retry(&fs->space);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	fs->fail_maps = 1;
+	vfio_device_mem_update(&fake->vdev, true);
+	KUNIT_EXPECT_FALSE(test, track_live(fs, &owner, 4));
+
+	vfio_p2p_space_retry(&fs->space);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 3);
+	expect_call(test, fs, 2, true, TRACK_IOVA, FAKE_BASE_PFN, 4);
+	KUNIT_EXPECT_TRUE(test, track_live(fs, &owner, 4));
+	/* Nothing pending any more: a retry does nothing. */
+	vfio_p2p_space_retry(&fs->space);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 3);
+
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 4);
+}
+
+/* A space maps at most max_links runs; the next gets -ENOSPC, mapping nothing. */
+static void p2p_track_link_limit(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, TRACK_MAX_LINKS + 1);
+	struct fake_space *fs = fake_space_create(test);
+	unsigned int refs = dev_refs(fake);
+	LIST_HEAD(owner);
+	unsigned int i;
+
+	for (i = 0; i < TRACK_MAX_LINKS; i++)
+		KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm,
+						   addr + i * PAGE_SIZE,
+						   TRACK_IOVA + i * SZ_64K, 1,
+						   TRACK_PROT, &owner), 1);
+	KUNIT_EXPECT_EQ(test, vfio_p2p_map(&fs->space, current->mm,
+					   addr + i * PAGE_SIZE,
+					   TRACK_IOVA + i * SZ_64K, 1,
+					   TRACK_PROT, &owner), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, TRACK_MAX_LINKS);
+
+	/* Freed links make room again. */
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, vfio_p2p_map(&fs->space, current->mm,
+					   addr + i * PAGE_SIZE, TRACK_IOVA, 1,
+					   TRACK_PROT, &owner), 1);
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
+}
+
+/*
+ * The peer is closed and reopened while a map looks it up: the map finds
+ * the device's new session and maps it (no -EAGAIN from retrying the
+ * released peer), and the new link follows the new session's events.
+ */
+static void p2p_track_reopened_peer(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops_with_op);
+	unsigned long addr = fake_mmap_region(test, REGION_NONE, 0, 8);
+	struct fake_space *fs = fake_space_create(test);
+	unsigned int refs = dev_refs(fake);
+	LIST_HEAD(owner);
+
+	fake->cycle_on_op = true;
+	KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr, TRACK_IOVA,
+					   8, TRACK_PROT, &owner), 8);
+	KUNIT_EXPECT_TRUE(test, fake->opened);
+	KUNIT_EXPECT_GE(test, fake->op_calls, 2);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 1);
+	expect_call(test, fs, 0, true, TRACK_IOVA, FAKE_OP_BASE_PFN, 8);
+
+	vfio_device_mem_update(&fake->vdev, false);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	KUNIT_EXPECT_FALSE(test, track_live(fs, &owner, 8));
+	vfio_device_mem_update(&fake->vdev, true);
+	KUNIT_EXPECT_TRUE(test, track_live(fs, &owner, 8));
+
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
 }
 
 static struct kunit_case vfio_p2p_track_test_cases[] = {
 	KUNIT_CASE(p2p_track_revoke_restore),
 	KUNIT_CASE(p2p_track_release_kills),
 	KUNIT_CASE(p2p_track_one_op_per_link),
+	KUNIT_CASE(p2p_track_failed_restore_retried),
+	KUNIT_CASE(p2p_track_link_limit),
+	KUNIT_CASE(p2p_track_reopened_peer),
 	{}
 };
 

@@ -38,6 +38,7 @@
  * Lock order, outermost first:
  *   dev_set->lock -> driver memory lock (vfio-pci: memory_lock)
  *     -> p2p.event_lock -> the chain's rwsem -> the listener's own lock
+ * and, for a lookup, mmap_lock -> driver memory lock (read), as in a fault.
  * so a listener's callback may take only locks that are never held while
  * waiting for the driver's memory lock: not mmap_lock (the fault handler
  * takes memory_lock under it), and not a lock held across a page fault or
@@ -45,7 +46,9 @@
  * with a lock the callback takes (the chain's rwsem is held around callbacks).
  *
  * mem_disabled is written under event_lock and read without it by
- * vfio_vma_to_pfn().  That is enough because of the rule its callers
+ * vfio_vma_to_pfn() (after waiting for the driver's memory lock, if the
+ * driver named it with vfio_device_set_mem_lock(): that is what makes a
+ * lookup during a reset wait for its end).  That is enough because of the rule its callers
  * follow: hold, across the lookup and until the mapping is visible to the
  * callback, a lock L the callback takes.  The writer sets mem_disabled
  * before calling the chain, and the callback then takes L.  Either the
@@ -78,6 +81,44 @@ void vfio_device_p2p_init(struct vfio_device *device)
 	BLOCKING_INIT_NOTIFIER_HEAD(&device->p2p.notifier);
 	mutex_init(&device->p2p.event_lock);
 	device->p2p.mem_disabled = false;
+	device->p2p.mem_lock = NULL;
+}
+
+/**
+ * vfio_device_set_mem_lock() - the lock a driver holds while memory changes
+ * @device: the device, before it is registered
+ * @lock: held for write by the driver from DISABLE until the memory is
+ *	usable again or known to stay off (vfio-pci: memory_lock, across a
+ *	reset); taken for read by its CPU fault handler
+ *
+ * A lookup of the device's memory (vfio_vma_to_pfn()) then waits, as a CPU
+ * fault on the mmap does, for a change in progress to end, instead of
+ * failing in the middle of a reset: a MAP_DMA during a reset maps once the
+ * reset is over, and fails only if the memory stays disabled.
+ */
+void vfio_device_set_mem_lock(struct vfio_device *device,
+			      struct rw_semaphore *lock)
+{
+	device->p2p.mem_lock = lock;
+}
+EXPORT_SYMBOL_GPL(vfio_device_set_mem_lock);
+
+/*
+ * 0 if the device memory is usable, -EIO if not, -EINTR if a fatal signal
+ * came while waiting for the driver's memory lock; mmap_lock held, as a
+ * fault holds it, so the lock order is the fault handler's.
+ */
+int vfio_device_mem_check(struct vfio_device *device)
+{
+	struct rw_semaphore *lock = device->p2p.mem_lock;
+	bool disabled;
+
+	if (lock && down_read_killable(lock))
+		return -EINTR;
+	disabled = READ_ONCE(device->p2p.mem_disabled);
+	if (lock)
+		up_read(lock);
+	return disabled ? -EIO : 0;
 }
 
 /* A new session: the driver's open_device enables the device memory. */

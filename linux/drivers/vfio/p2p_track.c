@@ -7,53 +7,65 @@
  * -----------
  * space: one per IOMMU context of a backend (a type1 container).  Its lock
  *	is the listener lock of the device notifier contract (p2p_notify.c).
- *	The backend's ops map and unmap a run in every domain of the context.
+ *	The backend's ops map and unmap a run in every domain of the context,
+ *	and sync the IOTLB of every domain once after a batch of unmaps.
  * peer: one per (space, device) that the space maps memory of.  It is
  *	registered on the device's notifier and holds a reference on the
- *	device and on its driver's module, so that it can always unregister.
+ *	device and on its driver's module (vfio_device_get_from_vma()), so
+ *	that it can always unregister.
  * link: one per run of device pfns the space maps: iova, pfn, npages,
- *	prot, and a state: MAPPED, REVOKED (DISABLE unmapped it, ENABLE will
- *	map it again) or DEAD (the peer was released; it is never mapped
- *	again).  A link is on its peer's list and on an owner list of the
- *	backend (type1: the vfio_dma whose range it is part of), which keeps
- *	the range reserved until the user unmaps it.
+ *	prot, and a state: MAPPED, REVOKED (DISABLE unmapped it, or ENABLE
+ *	could not map it again; ENABLE and vfio_p2p_space_retry() will) or
+ *	DEAD (the peer was released; it is never mapped again).  A link is on
+ *	its peer's list and on an owner list of the backend (type1: the
+ *	vfio_dma whose range it is part of), which keeps the range reserved
+ *	until the user unmaps it.  A space holds at most max_links links.
  *
  * Who holds whom
  * --------------
  *   backend owner --owner list--> link --peer--> peer --device--> device
  *   space --peers--> peer (until the peer is released or has no users)
- * peer->users counts its links plus vfio_p2p_map() calls in progress.  The
- * peer is torn down (notifier unregistered, references dropped) when users
- * reaches zero, by whoever drops it, never from inside a notifier callback
- * (unregistering there would deadlock on the chain): a RELEASE that drops
- * the last user hands the teardown to a work item.
+ * peer->kref counts its links plus the vfio_p2p_map() calls using it.  When
+ * it drops to zero the peer leaves the space (peer_release()) and is freed
+ * by peer_free(): unregistered from the notifier by whoever dropped the last
+ * reference, or by the free work when that was a RELEASE callback (which
+ * cannot unregister from inside the chain).  The device and module
+ * references are dropped only by the free work, on vfio's own workqueue:
+ * never under the backend's lock, because the last put of a device runs its
+ * driver's release, which takes dev_set->lock, and dev_set->lock is held
+ * around close_device, which may take the backend's lock (a driver
+ * unpinning pages).  vfio_p2p_exit() flushes the workqueue before vfio.ko
+ * can go.
  *
  * Locking
  * -------
- * space->lock guards the peers list, every peer's links, users, seq,
- * released and dying, and every link's state and peer; the backend holds it
- * while it changes the set of domains its ops map into, so a callback
- * always sees a stable set.  Lock order (see p2p_notify.c): the backend's
- * own lock (type1: iommu->lock) -> mmap_lock, and separately, driver memory
- * lock -> event_lock -> chain rwsem -> space->lock.  So nothing here takes
- * mmap_lock or registers a notifier with space->lock held.
+ * space->lock guards the peers list, every peer's links, kref, seq,
+ * released, dead and disabled, every link's state and peer, nr_links, and
+ * the backend's set of domains (the backend takes it while it changes that
+ * set, so a callback always sees a stable one).  Lock order (see
+ * p2p_notify.c): the backend's own lock (type1: iommu->lock) -> mmap_lock
+ * -> driver memory lock -> event_lock -> chain rwsem -> space->lock.  So
+ * nothing here takes mmap_lock, waits for a driver's memory lock or
+ * registers a notifier with space->lock held.
  *
- * vfio_p2p_map() cannot hold space->lock across the lookup, which needs
- * mmap_lock.  It reads peer->seq, which DISABLE and RELEASE bump under
- * space->lock, before the lookup, and maps and records the link only if seq
- * is unchanged under space->lock: either the event came first and the lookup
- * saw the memory disabled (vfio_vma_to_pfn() refuses) or the lookup is
- * retried, or the event comes after and finds the link.  peer->space is
- * written only by the peer's own RELEASE callback, so later callbacks of the
- * same device (serialized by its event_lock) read it without a lock.
+ * vfio_p2p_map() cannot hold space->lock across the lookup, which may wait
+ * for the driver's memory lock.  It reads peer->seq, which DISABLE and
+ * RELEASE bump under space->lock, before the lookup, and maps and records
+ * the link only if seq is unchanged under space->lock: either the event
+ * came first and the lookup saw the memory disabled (vfio_vma_to_pfn()
+ * refuses, or waits for a reset to end) or the lookup is retried, or the
+ * event comes after and finds the link.  peer->space is written only by the
+ * peer's own RELEASE callback, so later callbacks of the same device
+ * (serialized by its event_lock) read it without a lock.
  *
  * The rule
  * --------
  * No IOMMU mapping outlives the BAR it points at: DISABLE and RELEASE
- * unmap every link of the peer before they return, which is before the
- * device memory goes away.
+ * unmap every link of the peer from every domain, and sync their IOTLBs,
+ * before they return, which is before the device memory goes away.
  */
 #include <linux/iommu.h>
+#include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -64,63 +76,148 @@
 
 enum { LINK_MAPPED, LINK_REVOKED, LINK_DEAD };
 
+/* Lookups of one run that device events may overtake before it maps. */
+#define VFIO_P2P_MAP_TRIES	8
+
+static struct workqueue_struct *vfio_p2p_wq;
+
 struct vfio_p2p_peer {
+	struct kref kref;		/* links + maps in progress; space->lock */
 	struct vfio_p2p_space *space;	/* NULL once released, see above */
 	struct vfio_device *device;	/* counted */
 	struct module *owner;		/* the device driver's, counted */
 	struct notifier_block nb;
-	struct list_head space_node;	/* on space->peers */
-	struct list_head links;
-	unsigned int users;
-	unsigned int seq;
-	bool released;			/* RELEASE came: off space->peers */
-	bool dying;			/* no users: off space->peers */
-	struct work_struct teardown_work;
+	bool registered;		/* nb is on the device's chain */
+	struct list_head space_node;	/* on space->peers; space->lock */
+	struct list_head links;		/* space->lock */
+	unsigned int seq;		/* space->lock */
+	bool released;			/* RELEASE came; space->lock */
+	bool dead;			/* kref hit zero; space->lock */
+	bool disabled;			/* DISABLE came, ENABLE not yet */
+	bool restore_failed;		/* a link ENABLE could not map */
+	struct work_struct free_work;
 };
 
 /**
  * vfio_p2p_space_init() - set up a backend's P2P space
  * @space: the space, embedded in the backend's IOMMU context
  * @ops: how the backend maps and unmaps a run in all its domains
+ * @max_links: how many runs of device memory the space may map at once
  */
 void vfio_p2p_space_init(struct vfio_p2p_space *space,
-			 const struct vfio_p2p_space_ops *ops)
+			 const struct vfio_p2p_space_ops *ops,
+			 unsigned int max_links)
 {
 	mutex_init(&space->lock);
 	INIT_LIST_HEAD(&space->peers);
 	space->ops = ops;
+	space->max_links = max_links;
+	space->nr_links = 0;
+	space->restore_pending = false;
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_space_init);
 
-static void peer_teardown(struct vfio_p2p_peer *peer)
+static void peer_free_work(struct work_struct *work)
 {
-	vfio_device_unregister_notifier(peer->device, &peer->nb);
-	put_device(&peer->device->device);
+	struct vfio_p2p_peer *peer = container_of(work, struct vfio_p2p_peer,
+						  free_work);
+
+	if (peer->registered)
+		vfio_device_unregister_notifier(peer->device, &peer->nb);
+	vfio_device_put_from_vma(peer->device);
 	module_put(peer->owner);
 	kfree(peer);
 }
 
-static void peer_teardown_work(struct work_struct *work)
+/*
+ * Free a peer that has left its space; not from its own callback, not under
+ * space->lock.  Once this returns no callback of the peer runs.
+ */
+static void peer_free(struct vfio_p2p_peer *peer)
 {
-	peer_teardown(container_of(work, struct vfio_p2p_peer, teardown_work));
-}
-
-/* Drop a user, space->lock held; true if the caller must tear it down. */
-static bool peer_unuse(struct vfio_p2p_peer *peer)
-{
-	if (--peer->users)
-		return false;
-	if (!peer->released) {
-		list_del(&peer->space_node);
-		peer->dying = true;
+	if (peer->registered) {
+		vfio_device_unregister_notifier(peer->device, &peer->nb);
+		peer->registered = false;
 	}
-	return true;
+	queue_work(vfio_p2p_wq, &peer->free_work);
 }
 
-static void unmap_link(struct vfio_p2p_space *space, struct vfio_p2p_link *link)
+static void peers_free(struct list_head *dead)
 {
-	if (link->state == LINK_MAPPED)
-		space->ops->unmap(space, link->iova, link->npages);
+	struct vfio_p2p_peer *peer, *tmp;
+
+	list_for_each_entry_safe(peer, tmp, dead, space_node)
+		peer_free(peer);
+}
+
+/* The one release path: space->lock held; the peer leaves the space. */
+static void peer_release(struct kref *kref)
+{
+	struct vfio_p2p_peer *peer = container_of(kref, struct vfio_p2p_peer,
+						  kref);
+
+	list_del_init(&peer->space_node);
+	peer->dead = true;
+}
+
+/* Drop a reference, space->lock held; a dead peer goes onto @dead. */
+static void peer_put_locked(struct vfio_p2p_peer *peer, struct list_head *dead)
+{
+	if (kref_put(&peer->kref, peer_release))
+		list_add(&peer->space_node, dead);
+}
+
+static void peer_put(struct vfio_p2p_space *space, struct vfio_p2p_peer *peer)
+{
+	LIST_HEAD(dead);
+
+	mutex_lock(&space->lock);
+	peer_put_locked(peer, &dead);
+	mutex_unlock(&space->lock);
+	peers_free(&dead);
+}
+
+/* Map the peer's revoked links again; space->lock held. */
+static void restore_links(struct vfio_p2p_space *space,
+			  struct vfio_p2p_peer *peer)
+{
+	struct vfio_p2p_link *link;
+	unsigned int failed = 0;
+
+	list_for_each_entry(link, &peer->links, peer_node) {
+		if (link->state != LINK_REVOKED)
+			continue;
+		if (space->ops->map(space, link->iova, link->pfn, link->npages,
+				    link->prot))
+			failed++;
+		else
+			link->state = LINK_MAPPED;
+	}
+	peer->restore_failed = failed;
+	if (failed) {
+		WRITE_ONCE(space->restore_pending, true);
+		dev_warn_ratelimited(peer->device->dev,
+				     "vfio: cannot restore %u P2P mapping(s) yet; DMA there faults until a later MAP_DMA or UNMAP_DMA restores them\n",
+				     failed);
+	}
+}
+
+/* Unmap every mapped link of the peer, then one IOTLB sync; space->lock held. */
+static void revoke_links(struct vfio_p2p_space *space,
+			 struct vfio_p2p_peer *peer, int state)
+{
+	struct vfio_p2p_link *link;
+	bool unmapped = false;
+
+	list_for_each_entry(link, &peer->links, peer_node) {
+		if (link->state == LINK_MAPPED) {
+			space->ops->unmap(space, link->iova, link->npages);
+			unmapped = true;
+		}
+		link->state = state;
+	}
+	if (unmapped)
+		space->ops->sync(space);
 }
 
 static int peer_event(struct notifier_block *nb, unsigned long event, void *data)
@@ -128,66 +225,56 @@ static int peer_event(struct notifier_block *nb, unsigned long event, void *data
 	struct vfio_p2p_peer *peer = container_of(nb, struct vfio_p2p_peer, nb);
 	struct vfio_p2p_space *space = peer->space;
 	struct vfio_p2p_link *link, *tmp;
-	bool teardown = false;
+	LIST_HEAD(dead);
 
 	if (!space)
 		return NOTIFY_DONE;
 	mutex_lock(&space->lock);
-	if (peer->dying)
+	if (peer->dead)
 		goto out;
 	switch (event) {
 	case VFIO_DEVICE_EVENT_DISABLE:
 		peer->seq++;
-		list_for_each_entry(link, &peer->links, peer_node) {
-			unmap_link(space, link);
-			link->state = LINK_REVOKED;
-		}
+		peer->disabled = true;
+		revoke_links(space, peer, LINK_REVOKED);
 		break;
 	case VFIO_DEVICE_EVENT_ENABLE:
-		list_for_each_entry(link, &peer->links, peer_node) {
-			if (link->state != LINK_REVOKED)
-				continue;
-			if (space->ops->map(space, link->iova, link->pfn,
-					    link->npages, link->prot))
-				dev_warn_ratelimited(peer->device->dev,
-						     "vfio: cannot restore a P2P mapping at iova 0x%llx\n",
-						     (unsigned long long)link->iova);
-			else
-				link->state = LINK_MAPPED;
-		}
+		peer->disabled = false;
+		restore_links(space, peer);
 		break;
 	case VFIO_DEVICE_EVENT_RELEASE:
 		peer->seq++;
-		list_for_each_entry_safe(link, tmp, &peer->links, peer_node) {
-			unmap_link(space, link);
-			link->state = LINK_DEAD;
-			link->peer = NULL;
-			list_del_init(&link->peer_node);
-			peer->users--;
-		}
-		list_del_init(&peer->space_node);
 		peer->released = true;
 		peer->space = NULL;
-		/* A vfio_p2p_map() in progress tears it down otherwise. */
-		teardown = !peer->users;
+		revoke_links(space, peer, LINK_DEAD);
+		/* The links stay on their owner lists, for the owner to drop. */
+		list_del_init(&peer->space_node);
+		kref_get(&peer->kref);
+		list_for_each_entry_safe(link, tmp, &peer->links, peer_node) {
+			link->peer = NULL;
+			list_del_init(&link->peer_node);
+			kref_put(&peer->kref, peer_release);
+		}
+		/* The last reference unregisters from the free work. */
+		if (kref_put(&peer->kref, peer_release))
+			queue_work(vfio_p2p_wq, &peer->free_work);
 		break;
 	}
 out:
 	mutex_unlock(&space->lock);
-	if (teardown)
-		schedule_work(&peer->teardown_work);
 	return NOTIFY_OK;
 }
 
-/* The live peer of @device in @space, with a user taken; space->lock held. */
+/* The live peer of @device in @space, with a reference; space->lock held. */
 static struct vfio_p2p_peer *peer_find(struct vfio_p2p_space *space,
 				       struct vfio_device *device)
 {
 	struct vfio_p2p_peer *peer;
 
+	lockdep_assert_held(&space->lock);
 	list_for_each_entry(peer, &space->peers, space_node) {
 		if (peer->device == device) {
-			peer->users++;
+			kref_get(&peer->kref);
 			return peer;
 		}
 	}
@@ -195,12 +282,12 @@ static struct vfio_p2p_peer *peer_find(struct vfio_p2p_space *space,
 }
 
 /*
- * Find or make the peer of @device, consuming the device and module
- * references the caller took.
+ * The peer of the device whose VMA is @vma, made if need be; mmap_lock
+ * held.  Takes a device reference only for a new peer, which keeps it.
  */
 static struct vfio_p2p_peer *peer_get(struct vfio_p2p_space *space,
-				      struct vfio_device *device,
-				      struct module *owner)
+				      struct vm_area_struct *vma,
+				      struct vfio_device *device)
 {
 	struct vfio_p2p_peer *peer, *new;
 	int ret;
@@ -209,53 +296,42 @@ static struct vfio_p2p_peer *peer_get(struct vfio_p2p_space *space,
 	peer = peer_find(space, device);
 	mutex_unlock(&space->lock);
 	if (peer)
-		goto drop_refs;
+		return peer;
 
 	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
-	if (!new) {
-		peer = ERR_PTR(-ENOMEM);
-		goto drop_refs;
+	if (!new)
+		return ERR_PTR(-ENOMEM);
+	new->device = vfio_device_get_from_vma(vma);
+	if (IS_ERR(new->device)) {
+		ret = PTR_ERR(new->device);
+		kfree(new);
+		return ERR_PTR(ret);
 	}
+	/* The VMA holds the device fd open, so the driver is bound. */
+	new->owner = device->dev->driver->owner;
+	__module_get(new->owner);
 	new->space = space;
-	new->device = device;
-	new->owner = owner;
 	new->nb.notifier_call = peer_event;
-	new->users = 1;
+	kref_init(&new->kref);
 	INIT_LIST_HEAD(&new->links);
 	INIT_LIST_HEAD(&new->space_node);
-	INIT_WORK(&new->teardown_work, peer_teardown_work);
+	INIT_WORK(&new->free_work, peer_free_work);
 	ret = vfio_device_register_notifier(device, &new->nb);
 	if (ret) {
-		kfree(new);
-		peer = ERR_PTR(ret);
-		goto drop_refs;
+		peer_free(new);
+		return ERR_PTR(ret);
 	}
+	new->registered = true;
 
 	mutex_lock(&space->lock);
 	peer = peer_find(space, device);
-	if (!peer && !new->released)
+	if (!peer)
 		list_add(&new->space_node, &space->peers);
 	mutex_unlock(&space->lock);
 	if (!peer)
 		return new;
-	peer_teardown(new);	/* lost a race with another mapper */
+	peer_free(new);		/* lost a race with another mapper */
 	return peer;
-
-drop_refs:
-	put_device(&device->device);
-	module_put(owner);
-	return peer;
-}
-
-static void peer_put(struct vfio_p2p_space *space, struct vfio_p2p_peer *peer)
-{
-	bool teardown;
-
-	mutex_lock(&space->lock);
-	teardown = peer_unuse(peer);
-	mutex_unlock(&space->lock);
-	if (teardown)
-		peer_teardown(peer);
 }
 
 /* Device memory only: never a page the kernel manages. */
@@ -264,50 +340,114 @@ static bool is_device_pfn(unsigned long pfn)
 	return !pfn_valid(pfn) || PageReserved(pfn_to_page(pfn));
 }
 
-/*
- * The device of the vfio VMA at @vaddr, with references on it and on its
- * driver's module; NULL if @vaddr is not in a vfio VMA.
- */
-static struct vfio_device *vaddr_to_device(struct mm_struct *mm,
-					   unsigned long vaddr,
-					   struct module **owner)
+/* The VMA's permissions, as a CPU fault would check them. */
+static bool vma_allows(struct vm_area_struct *vma, int prot)
 {
-	struct vfio_device *device = NULL;
-	struct vm_area_struct *vma;
-
-	mmap_read_lock(mm);
-	vma = vma_lookup(mm, vaddr);
-	if (vma && vfio_vma_private(vma)) {
-		device = vfio_device_get_from_vma(vma);
-		/* The VMA holds the device fd open, so the driver is bound. */
-		*owner = device->dev->driver->owner;
-		__module_get(*owner);
-	}
-	mmap_read_unlock(mm);
-	return device;
+	if ((prot & IOMMU_WRITE) && !(vma->vm_flags & VM_WRITE))
+		return false;
+	return !(prot & IOMMU_READ) || (vma->vm_flags & VM_ACCESS_FLAGS);
 }
 
-/* One lookup of the run at @vaddr; 0 or -errno (-EOPNOTSUPP: not capable). */
-static int lookup_run(struct mm_struct *mm, struct vfio_p2p_peer *peer,
-		      unsigned long vaddr, int prot, unsigned long *pfn,
-		      unsigned long *nr)
+/* What one attempt of vfio_p2p_map() found: a run, its peer and seq. */
+struct p2p_run {
+	struct vfio_p2p_peer *peer;
+	unsigned long pfn;
+	unsigned long nr;
+	unsigned int seq;
+};
+
+/*
+ * Look up the run at @vaddr with one mmap_lock hold and one VMA lookup.
+ * Return: 1 and @run filled (a peer reference taken), 0 if @vaddr is not in
+ * a P2P-capable vfio device mmap, or -errno.
+ */
+static int lookup_run(struct vfio_p2p_space *space, struct mm_struct *mm,
+		      unsigned long vaddr, int prot, struct p2p_run *run)
 {
 	struct vfio_vma_private_data *priv;
 	struct vm_area_struct *vma;
-	int ret = -EFAULT;
+	int ret = 0;
 
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, vaddr);
 	priv = vma ? vfio_vma_private(vma) : NULL;
-	if (!priv || priv->device != peer->device)
+	if (!priv)
 		goto out;
-	/* The VMA's permissions, as a fault would check them. */
-	if (((prot & IOMMU_WRITE) && !(vma->vm_flags & VM_WRITE)) ||
-	    ((prot & IOMMU_READ) && !(vma->vm_flags & VM_ACCESS_FLAGS)))
+	ret = -EFAULT;
+	if (!vma_allows(vma, prot))
 		goto out;
-	ret = vfio_vma_to_pfn(vma, vaddr, pfn, nr);
+	run->peer = peer_get(space, vma, priv->device);
+	if (IS_ERR(run->peer)) {
+		ret = PTR_ERR(run->peer);
+		goto out;
+	}
+	mutex_lock(&space->lock);
+	run->seq = run->peer->seq;
+	ret = run->peer->released ? -EAGAIN : 0;
+	mutex_unlock(&space->lock);
+	if (!ret)
+		ret = vfio_vma_to_pfn(vma, vaddr, &run->pfn, &run->nr);
+	if (ret) {
+		mmap_read_unlock(mm);
+		peer_put(space, run->peer);
+		/* Not capable: the backend's other paths decide. */
+		if (ret == -EOPNOTSUPP)
+			return 0;
+		return ret == -EAGAIN || ret == -EINTR ? ret : -EFAULT;
+	}
+	ret = 1;
 out:
 	mmap_read_unlock(mm);
+	return ret;
+}
+
+/* One attempt: -EAGAIN if an event overtook the lookup. */
+static long map_run(struct vfio_p2p_space *space, struct mm_struct *mm,
+		    unsigned long vaddr, dma_addr_t iova, unsigned long npages,
+		    int prot, struct list_head *owner,
+		    struct vfio_p2p_link **linkp)
+{
+	struct vfio_p2p_link *link = *linkp;
+	struct p2p_run run;
+	long ret;
+
+	ret = lookup_run(space, mm, vaddr, prot, &run);
+	if (ret <= 0)
+		return ret;
+	run.nr = min(run.nr, npages);
+	if (!is_device_pfn(run.pfn) || !is_device_pfn(run.pfn + run.nr - 1)) {
+		ret = -EFAULT;
+		goto out;
+	}
+
+	mutex_lock(&space->lock);
+	if (run.peer->released || run.seq != run.peer->seq) {
+		ret = -EAGAIN;		/* an event came between: look again */
+	} else if (space->nr_links >= space->max_links) {
+		pr_warn_ratelimited("vfio: %s[%d]: limit of %u P2P mappings per container reached\n",
+				    current->comm, task_pid_nr(current),
+				    space->max_links);
+		ret = -ENOSPC;
+	} else {
+		ret = space->ops->map(space, iova, run.pfn, run.nr, prot);
+	}
+	if (!ret) {
+		link->iova = iova;
+		link->npages = run.nr;
+		link->pfn = run.pfn;
+		link->prot = prot;
+		link->state = LINK_MAPPED;
+		link->peer = run.peer;
+		kref_get(&run.peer->kref);
+		list_add_tail(&link->peer_node, &run.peer->links);
+		list_add_tail(&link->owner_node, owner);
+		space->nr_links++;
+		*linkp = NULL;
+		ret = run.nr;
+	}
+	mutex_unlock(&space->lock);
+out:
+	peer_put(space, run.peer);
 	return ret;
 }
 
@@ -319,89 +459,40 @@ out:
  * @iova: where to map it
  * @npages: at most this many pages
  * @prot: IOMMU_READ and/or IOMMU_WRITE
- * @owner: the backend's list that keeps the new link
+ * @owner: the backend's list that keeps the new link, in iova order
  *
  * Resolves the run of device pfns at @vaddr in one step (no fault-in, no
  * page-table walk), maps it through the space's ops, and tracks it: DISABLE
  * revokes it, ENABLE restores it, RELEASE kills it, until
- * vfio_p2p_unmap_links() drops it.  Called with no space lock held (it takes
- * mmap_lock), typically under the backend's own lock.
+ * vfio_p2p_unmap_links() drops it.  A lookup during a reset of the peer
+ * waits for the reset to end, as a CPU fault on the mmap would.  Called
+ * with no space lock held (it takes mmap_lock), typically under the
+ * backend's own lock; never drops a device reference itself.
  *
  * Return: the number of pages mapped; 0 if @vaddr is not in a P2P-capable
  * vfio device mmap (the backend's other paths decide); -EFAULT for a mapping
  * that may not be used (permissions, memory disabled, not device memory);
- * -EAGAIN if device events kept racing the lookup; or another -errno.
+ * -ENOSPC at the space's link limit; -EAGAIN if device events kept racing
+ * the lookup; or another -errno.
  */
 long vfio_p2p_map(struct vfio_p2p_space *space, struct mm_struct *mm,
 		  unsigned long vaddr, dma_addr_t iova, unsigned long npages,
 		  int prot, struct list_head *owner)
 {
 	struct vfio_p2p_link *link;
-	struct vfio_p2p_peer *peer;
-	struct vfio_device *device;
-	struct module *module;
-	unsigned long pfn, nr;
-	unsigned int seq, tries;
+	unsigned int tries;
 	long ret;
 
-	device = vaddr_to_device(mm, vaddr, &module);
-	if (!device)
-		return 0;
-	peer = peer_get(space, device, module);
-	if (IS_ERR(peer))
-		return PTR_ERR(peer);
 	link = kzalloc(sizeof(*link), GFP_KERNEL_ACCOUNT);
-	if (!link) {
-		ret = -ENOMEM;
-		goto out;
+	if (!link)
+		return -ENOMEM;
+	for (tries = 0; tries < VFIO_P2P_MAP_TRIES; tries++) {
+		ret = map_run(space, mm, vaddr, iova, npages, prot, owner,
+			      &link);
+		if (ret != -EAGAIN)
+			break;
 	}
-
-	for (tries = 0; tries < 8; tries++) {
-		mutex_lock(&space->lock);
-		seq = peer->seq;
-		mutex_unlock(&space->lock);
-
-		ret = lookup_run(mm, peer, vaddr, prot, &pfn, &nr);
-		if (ret == -EOPNOTSUPP) {
-			ret = 0;
-			goto out;
-		}
-		if (ret)
-			goto fault;
-		nr = min(nr, npages);
-		if (!is_device_pfn(pfn) || !is_device_pfn(pfn + nr - 1))
-			goto fault;
-
-		mutex_lock(&space->lock);
-		if (peer->released || seq != peer->seq) {
-			/* An event came between: look again. */
-			mutex_unlock(&space->lock);
-			continue;
-		}
-		ret = space->ops->map(space, iova, pfn, nr, prot);
-		if (!ret) {
-			link->iova = iova;
-			link->npages = nr;
-			link->pfn = pfn;
-			link->prot = prot;
-			link->state = LINK_MAPPED;
-			link->peer = peer;
-			peer->users++;
-			list_add_tail(&link->peer_node, &peer->links);
-			list_add_tail(&link->owner_node, owner);
-			link = NULL;
-			ret = nr;
-		}
-		mutex_unlock(&space->lock);
-		goto out;
-	}
-	ret = -EAGAIN;
-	goto out;
-fault:
-	ret = -EFAULT;
-out:
 	kfree(link);
-	peer_put(space, peer);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_map);
@@ -414,9 +505,10 @@ EXPORT_SYMBOL_GPL(vfio_p2p_map);
  * @len: its length in bytes
  *
  * For a backend that also reaches its ranges without the IOMMU (type1's
- * vfio_dma_rw() copies through the user's address): such an access must
- * fail where a DMA would, once a link in the range is revoked or dead.  The
- * caller keeps @owner stable (type1: iommu->lock); takes space->lock.
+ * vfio_dma_rw() copies through the user's address, vfio_pin_pages() pins
+ * what is mapped there now): such an access must fail where a DMA would,
+ * once a link in the range is revoked or dead.  The caller keeps @owner
+ * stable (type1: iommu->lock); takes space->lock.
  *
  * Return: false if a link overlapping the range is not mapped, else true.
  */
@@ -448,49 +540,89 @@ EXPORT_SYMBOL_GPL(vfio_p2p_range_live);
  * @space: the backend's space
  * @owner: the list passed to vfio_p2p_map()
  *
- * Unmaps the links still mapped, drops revoked and dead ones, and tears down
- * the peers left without users.  Called with no space lock held.
+ * Unmaps the links still mapped from every domain (one IOTLB sync per
+ * domain), drops revoked and dead ones, and frees the peers left without
+ * users.  Called with no space lock held; never drops a device reference
+ * itself, so it may run under the backend's lock.
  */
 void vfio_p2p_unmap_links(struct vfio_p2p_space *space, struct list_head *owner)
 {
-	struct vfio_p2p_peer *peer, *tmp_peer;
 	struct vfio_p2p_link *link, *tmp;
-	LIST_HEAD(teardown);
+	bool unmapped = false;
+	LIST_HEAD(dead);
 
+	if (list_empty(owner))
+		return;
 	mutex_lock(&space->lock);
 	list_for_each_entry_safe(link, tmp, owner, owner_node) {
-		unmap_link(space, link);
-		peer = link->peer;
-		if (peer) {
+		if (link->state == LINK_MAPPED) {
+			space->ops->unmap(space, link->iova, link->npages);
+			unmapped = true;
+		}
+		if (link->peer) {
 			list_del(&link->peer_node);
-			if (peer_unuse(peer))
-				list_add(&peer->space_node, &teardown);
+			peer_put_locked(link->peer, &dead);
 		}
 		list_del(&link->owner_node);
+		space->nr_links--;
 		kfree(link);
 	}
+	if (unmapped)
+		space->ops->sync(space);
 	mutex_unlock(&space->lock);
-
-	list_for_each_entry_safe(peer, tmp_peer, &teardown, space_node)
-		peer_teardown(peer);
+	peers_free(&dead);
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_unmap_links);
+
+/**
+ * vfio_p2p_space_retry() - map again what an ENABLE could not restore
+ * @space: the backend's space
+ *
+ * A link that ENABLE failed to map (say, the IOMMU ran out of memory) stays
+ * revoked: DMA to it faults, vfio_p2p_range_live() says so, and the device
+ * log says so once.  The backend calls this at each user request that
+ * changes its mappings (type1: MAP_DMA and UNMAP_DMA), which retries those
+ * links of peers whose memory is enabled.  Cheap when nothing is pending.
+ */
+void vfio_p2p_space_retry(struct vfio_p2p_space *space)
+{
+	struct vfio_p2p_peer *peer;
+
+	if (!READ_ONCE(space->restore_pending))
+		return;
+	mutex_lock(&space->lock);
+	WRITE_ONCE(space->restore_pending, false);
+	list_for_each_entry(peer, &space->peers, space_node) {
+		if (peer->restore_failed && !peer->disabled)
+			restore_links(space, peer);
+	}
+	mutex_unlock(&space->lock);
+}
+EXPORT_SYMBOL_GPL(vfio_p2p_space_retry);
 
 /**
  * vfio_p2p_map_live_links() - map every mapped link into a new domain
  * @space: the backend's space; the caller holds space->lock, and adds the
  *	new domain to the set the ops map into before dropping it
- * @fn: maps one run into the new domain
- * @arg: for @fn
+ * @map: maps one run into the new domain
+ * @unmap: unmaps one run that @map mapped, when a later @map fails
+ * @arg: for @map and @unmap
  *
- * Return: 0, or @fn's first error.
+ * Revoked and dead links are not mapped: the new domain gets a revoked link
+ * when ENABLE restores it, through the ops.
+ *
+ * Return: 0, or @map's first error, with every run mapped before it
+ * unmapped again.
  */
 int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
-			    int (*fn)(void *arg, dma_addr_t iova, unsigned long pfn,
-				      unsigned long npages, int prot),
+			    int (*map)(void *arg, dma_addr_t iova,
+				       unsigned long pfn, unsigned long npages,
+				       int prot),
+			    void (*unmap)(void *arg, dma_addr_t iova,
+					  unsigned long npages),
 			    void *arg)
 {
-	struct vfio_p2p_link *link;
+	struct vfio_p2p_link *link, *failed;
 	struct vfio_p2p_peer *peer;
 	int ret;
 
@@ -499,11 +631,41 @@ int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
 		list_for_each_entry(link, &peer->links, peer_node) {
 			if (link->state != LINK_MAPPED)
 				continue;
-			ret = fn(arg, link->iova, link->pfn, link->npages, link->prot);
+			ret = map(arg, link->iova, link->pfn, link->npages,
+				  link->prot);
 			if (ret)
-				return ret;
+				goto unwind;
 		}
 	}
 	return 0;
+
+unwind:
+	failed = link;
+	list_for_each_entry(peer, &space->peers, space_node) {
+		list_for_each_entry(link, &peer->links, peer_node) {
+			if (link == failed)
+				return ret;
+			if (link->state == LINK_MAPPED)
+				unmap(arg, link->iova, link->npages);
+		}
+	}
+	return ret;
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_map_live_links);
+
+/* Wait for every peer freed so far (KUnit: the references are back). */
+void vfio_p2p_flush(void)
+{
+	flush_workqueue(vfio_p2p_wq);
+}
+
+int __init vfio_p2p_init(void)
+{
+	vfio_p2p_wq = alloc_workqueue("vfio-p2p", WQ_UNBOUND, 0);
+	return vfio_p2p_wq ? 0 : -ENOMEM;
+}
+
+void vfio_p2p_exit(void)
+{
+	destroy_workqueue(vfio_p2p_wq);
+}

@@ -409,8 +409,10 @@ int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
 	if (is_cow_mapping(vma->vm_flags) ||
 	    (!priv->has_pfn && !device->ops->vma_to_pfn))
 		return -EOPNOTSUPP;
-	if (READ_ONCE(device->p2p.mem_disabled))
-		return -EIO;
+	/* Waits for a reset in progress, as the CPU fault handler does. */
+	ret = vfio_device_mem_check(device);
+	if (ret)
+		return ret;
 
 	if (priv->has_pfn) {
 		idx = vma->vm_pgoff - priv->pgoff +

@@ -25,6 +25,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
+#include <linux/rwsem.h>
 #include <linux/types.h>
 
 struct mm_struct;
@@ -66,6 +67,7 @@ struct vfio_device_p2p {
 	struct blocking_notifier_head notifier;
 	struct mutex event_lock;	/* serializes events, guards mem_disabled */
 	bool mem_disabled;
+	struct rw_semaphore *mem_lock;	/* the driver's, set before register */
 };
 
 /* For bus drivers, in their .mmap (and fault handlers for the data). */
@@ -85,6 +87,8 @@ void vfio_device_unregister_notifier(struct vfio_device *device,
 
 /* For bus drivers, where device memory stops or starts being usable. */
 void vfio_device_mem_update(struct vfio_device *device, bool usable);
+void vfio_device_set_mem_lock(struct vfio_device *device,
+			      struct rw_semaphore *lock);
 
 /*
  * P2P mapping lifetime for IOMMU backends (drivers/vfio/p2p_track.c).  A
@@ -98,13 +102,18 @@ struct vfio_p2p_space;
  * struct vfio_p2p_space_ops - how a backend maps a run in its IOMMU context
  * @map: map @npages pfns from @pfn at @iova with @prot in every domain of
  *	the space; all or nothing.  Called with the space lock held.
- * @unmap: unmap @npages at @iova from every domain.  Space lock held.
+ * @unmap: unmap @npages at @iova from every domain, gathering the IOTLB
+ *	invalidation for @sync.  Space lock held.
+ * @sync: sync every domain's IOTLB for the unmaps since the last sync.
+ *	The tracker calls it once after each batch of @unmap calls, before it
+ *	drops the space lock.
  */
 struct vfio_p2p_space_ops {
 	int (*map)(struct vfio_p2p_space *space, dma_addr_t iova,
 		   unsigned long pfn, unsigned long npages, int prot);
 	void (*unmap)(struct vfio_p2p_space *space, dma_addr_t iova,
 		      unsigned long npages);
+	void (*sync)(struct vfio_p2p_space *space);
 };
 
 /* See p2p_track.c; a backend only initializes it and takes the lock. */
@@ -112,6 +121,9 @@ struct vfio_p2p_space {
 	struct mutex lock;		/* the listener lock: links, peers, ops */
 	struct list_head peers;		/* under lock */
 	const struct vfio_p2p_space_ops *ops;
+	unsigned int max_links;		/* fixed at init */
+	unsigned int nr_links;		/* under lock */
+	bool restore_pending;		/* under lock, read without it */
 };
 
 /**
@@ -136,16 +148,21 @@ struct vfio_p2p_link {
 };
 
 void vfio_p2p_space_init(struct vfio_p2p_space *space,
-			 const struct vfio_p2p_space_ops *ops);
+			 const struct vfio_p2p_space_ops *ops,
+			 unsigned int max_links);
 long vfio_p2p_map(struct vfio_p2p_space *space, struct mm_struct *mm,
 		  unsigned long vaddr, dma_addr_t iova, unsigned long npages,
 		  int prot, struct list_head *owner);
 void vfio_p2p_unmap_links(struct vfio_p2p_space *space, struct list_head *owner);
 bool vfio_p2p_range_live(struct vfio_p2p_space *space, struct list_head *owner,
 			 dma_addr_t iova, size_t len);
+void vfio_p2p_space_retry(struct vfio_p2p_space *space);
 int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
-			    int (*fn)(void *arg, dma_addr_t iova, unsigned long pfn,
-				      unsigned long npages, int prot),
+			    int (*map)(void *arg, dma_addr_t iova,
+				       unsigned long pfn, unsigned long npages,
+				       int prot),
+			    void (*unmap)(void *arg, dma_addr_t iova,
+					  unsigned long npages),
 			    void *arg);
 
 #endif /* _LINUX_VFIO_P2P_H */

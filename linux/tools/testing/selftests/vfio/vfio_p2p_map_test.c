@@ -17,10 +17,18 @@
  *    hole, overlapping IOVAs, iova+size overflowing, misalignment, a vaddr
  *    already unmapped): each fails with its errno, leaves its IOVA
  *    unmapped and the container usable, and UNMAP_ALL then returns exactly
- *    what was mapped.
+ *    what was mapped;
+ *  - MAP_DMA during a reset of the peer waits for the reset to end, as a CPU
+ *    fault on the mmap does (stock type1 faults it in, and the fault waits),
+ *    and succeeds; while memory decode is off it fails with EFAULT, as stock
+ *    does, and works again once decode is back;
+ *  - the links of a container are capped (dma_entry_limit): a MAP_DMA past
+ *    the cap fails with ENOSPC and maps nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +36,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
@@ -43,6 +52,9 @@
 #define IOVA_MIS	(0x60000000ULL + 3 * PG)
 #define IOVA_MIX	0x70000000ULL
 #define IOVA_ERR	0x80000000ULL
+
+#define IOVA_RESET	0x90000000ULL
+#define IOVA_LIMIT	0xa0000000ULL
 
 #define STRICT_PARAM	"/sys/module/vfio_iommu_type1/parameters/strict_mmio_maps"
 
@@ -330,6 +342,142 @@ TEST_F_TIMEOUT(map, bad_requests_leave_nothing_mapped, 180)
 	ASSERT_EQ(1, ioctl(c->container, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL));
 	ASSERT_EQ((int64_t)mapped,
 		  vfio_p2p_unmap(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL));
+}
+
+struct resetter {
+	int fd;
+	atomic_bool stop;
+	atomic_bool in_reset;
+	atomic_int resets;
+	atomic_int errors;
+};
+
+static void *reset_loop(void *arg)
+{
+	struct resetter *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		atomic_store(&r->in_reset, true);
+		if (ioctl(r->fd, VFIO_DEVICE_RESET))
+			atomic_fetch_add(&r->errors, 1);
+		atomic_store(&r->in_reset, false);
+		atomic_fetch_add(&r->resets, 1);
+		usleep(500);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(map, map_waits_out_reset, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	int maps = 0, during = 0, failed = 0, last_err = 0;
+	struct resetter r = { .fd = c->shm.fd };
+	struct timespec t0, t;
+	pthread_t thread;
+	uint8_t *bar;
+
+	ASSERT_EQ(0, ioctl(c->shm.fd, VFIO_DEVICE_GET_INFO, &info));
+	if (!(info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s has no reset method", c->shm.bdf);
+	bar = bar_mmap(c, NULL, 0, HUGE, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, bar);
+	c->bar2.map = bar;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, reset_loop, &r));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		bool in_reset = atomic_load(&r.in_reset);
+		int ret = vfio_p2p_map(c->container, bar, IOVA_RESET, HUGE, RW);
+
+		maps++;
+		if (ret) {
+			failed++;
+			last_err = ret;
+		} else {
+			during += in_reset && atomic_load(&r.in_reset);
+			ASSERT_EQ((int64_t)HUGE, vfio_p2p_unmap(c->container,
+								IOVA_RESET, HUGE, 0));
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 3000 ||
+		 atomic_load(&r.resets) < 20);
+	atomic_store(&r.stop, true);
+	pthread_join(thread, NULL);
+
+	TH_LOG("%d MAP_DMAs across %d resets: %d failed, %d issued and finished inside one",
+	       maps, atomic_load(&r.resets), failed, during);
+	ASSERT_EQ(0, atomic_load(&r.errors));
+	EXPECT_EQ(0, failed) TH_LOG("MAP_DMA during a reset failed: %s",
+				    strerror(-last_err));
+	/* The loop reached the resets at all: a map began inside one. */
+	EXPECT_LT(0, maps - during);
+
+	/* The mapping works after the resets. */
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_RESET, HUGE, RW));
+	round_trip(_metadata, c, IOVA_RESET + PG, bar + PG, PG);
+
+	/* Decode off: refused as stock refuses it; decode on: it maps again. */
+	ASSERT_EQ(0, vfio_p2p_pci_command(&c->shm, 0, PCI_COMMAND_MEMORY));
+	ASSERT_EQ(-EFAULT, vfio_p2p_map(c->container, bar, IOVA_RESET + HUGE,
+					HUGE, RW));
+	ASSERT_EQ(0, vfio_p2p_pci_command(&c->shm, PCI_COMMAND_MEMORY, 0));
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_RESET + HUGE, HUGE, RW));
+	round_trip(_metadata, c, IOVA_RESET + HUGE + 2 * PG, bar + 2 * PG, 2 * PG);
+}
+
+#define DMA_ENTRY_LIMIT	"/sys/module/vfio_iommu_type1/parameters/dma_entry_limit"
+#define LINKS		64
+
+/*
+ * A BAR mmap split into many VMAs maps as one link per VMA.  With the
+ * container's limit (dma_entry_limit, which also caps links) at LINKS, one
+ * read-only MAP_DMA over LINKS + 1 VMAs fails with ENOSPC and maps nothing;
+ * over LINKS VMAs it maps, and the device reads every page.
+ */
+TEST_F_TIMEOUT(map, link_limit, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	size_t len = (LINKS + 1) * PG;
+	const char *what;
+	uint8_t *bar, *view;
+	char old[32];
+	int i, ret;
+
+	/* The limit applies to containers opened after it is set. */
+	ASSERT_EQ(0, vfio_p2p_sysfs_read(DMA_ENTRY_LIMIT, old, sizeof(old)));
+	vfio_p2p_ctx_close(c);
+	ASSERT_EQ(0, vfio_p2p_sysfs_write(DMA_ENTRY_LIMIT, "64"));
+	ret = vfio_p2p_ctx_open(c, variant->iommu_type, &what);
+	ASSERT_EQ(0, vfio_p2p_sysfs_write(DMA_ENTRY_LIMIT, old));
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
+
+	view = bar_mmap(c, NULL, 0x100000, len, PROT_READ | PROT_WRITE);
+	bar = bar_mmap(c, NULL, 0x100000, len, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, view);
+	ASSERT_NE(NULL, bar);
+	c->bar2.map = view;
+	/* Alternate protections: every page its own VMA (PFNMAPs never merge). */
+	for (i = 1; i < LINKS + 1; i += 2)
+		ASSERT_EQ(0, mprotect(bar + i * PG, PG, PROT_READ));
+
+	ASSERT_EQ(-ENOSPC, vfio_p2p_map(c->container, bar, IOVA_LIMIT, len,
+					VFIO_DMA_MAP_FLAG_READ));
+	/* Nothing of it stayed mapped. */
+	ASSERT_EQ(0, vfio_p2p_unmap(c->container, IOVA_LIMIT, len, 0));
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_LIMIT, len - PG,
+				  VFIO_DMA_MAP_FLAG_READ));
+	for (i = 0; i < LINKS; i += 21) {
+		uint32_t seed = vfio_p2p_seed();
+
+		vfio_p2p_fill(view + i * PG, PG - 1, seed);
+		ASSERT_EQ(0, vfio_p2p_iova_to_ram(c, IOVA_LIMIT + i * PG, PG - 1));
+		ASSERT_EQ(-1, vfio_p2p_check(c->ram, PG - 1, seed))
+			TH_LOG("the device did not read page %d of the split BAR", i);
+	}
+	ASSERT_EQ((int64_t)(len - PG), vfio_p2p_unmap(c->container, IOVA_LIMIT,
+						      len - PG, 0));
+	munmap(bar, len);
 }
 
 TEST_HARNESS_MAIN
