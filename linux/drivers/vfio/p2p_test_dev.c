@@ -12,7 +12,7 @@
  * fault, and the transfer stops there.  A translated address is RAM
  * (kmap_local_page()) or device memory such as a peer's BAR (ioremap()).
  *
- * Region 0 (all registers little-endian, accessed 4 bytes at a time, IOVA
+ * Region 0 (registers in host byte order, accessed 4 bytes at a time, IOVA
  * also 8 bytes at a time):
  *   0x00 MAGIC    RO  P2P_TD_MAGIC
  *   0x04 INSTANCE RO  the test IOMMU instance the device sits behind
@@ -247,13 +247,11 @@ static ssize_t p2p_td_rw(struct p2p_td *td, char __user *buf, size_t count,
 		ret = count == 4 || count == 8 ?
 		      (copy_from_user(&val, buf, count) ? -EFAULT : 0) : -EINVAL;
 		if (!ret)
-			ret = p2p_td_reg_write(td, pos, count, le64_to_cpu(val));
+			ret = p2p_td_reg_write(td, pos, count, val);
 	} else {
 		ret = p2p_td_reg_read(td, pos, count, &val);
-		if (!ret) {
-			val = cpu_to_le64(val);
+		if (!ret)
 			ret = copy_to_user(buf, &val, count) ? -EFAULT : 0;
-		}
 	}
 	mutex_unlock(&td->lock);
 	if (ret)

@@ -31,6 +31,10 @@
 #include <linux/debugfs.h>
 #include <linux/init.h>
 #include <linux/iommu.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pfn.h>
 #include <linux/platform_device.h>
 #include <linux/property.h>
 #include <linux/seq_file.h>
