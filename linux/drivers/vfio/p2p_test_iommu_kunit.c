@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit suite vfio_p2p_test_iommu: the test IOMMU (p2p_test_iommu.c) keeps
+ * the promises the multi-domain kselftest rests on.  A map over a mapped
+ * IOVA is refused and leaves the old entry; an unmap stops at the first
+ * hole; a domain refuses a device of another instance; what is mapped reads
+ * back, IOVA to physical address.  Each case gets a fresh paging domain of
+ * instance 0 in quiet mode (violations are counted, not WARNed) and four
+ * pages to map.
+ */
+#include <kunit/test.h>
+#include <linux/gfp.h>
+#include <linux/iommu.h>
+#include <linux/mm.h>
+
+#include "p2p_test_iommu.h"
+
+#define PG		PAGE_SIZE
+#define IOVA		0x100000UL
+#define RW		(IOMMU_READ | IOMMU_WRITE)
+
+struct p2p_ti_kunit {
+	struct iommu_domain *domain;
+	struct page *pages;
+	phys_addr_t phys;
+};
+
+static int p2p_ti_kunit_init(struct kunit *test)
+{
+	struct device *dev = p2p_test_iommu_client(0);
+	struct p2p_ti_kunit *k;
+
+	KUNIT_ASSERT_NOT_NULL_MSG(test, dev, "no test IOMMU instance 0");
+	k = kunit_kzalloc(test, sizeof(*k), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	test->priv = k;
+	k->domain = iommu_paging_domain_alloc(dev);
+	if (IS_ERR(k->domain)) {
+		k->domain = NULL;
+		KUNIT_FAIL_AND_ABORT(test, "no paging domain for instance 0");
+	}
+	p2p_test_iommu_set_quiet(k->domain, true);
+	k->pages = alloc_pages(GFP_KERNEL, 2);
+	KUNIT_ASSERT_NOT_NULL(test, k->pages);
+	k->phys = page_to_phys(k->pages);
+	return 0;
+}
+
+static void p2p_ti_kunit_exit(struct kunit *test)
+{
+	struct p2p_ti_kunit *k = test->priv;
+
+	if (!k)
+		return;
+	if (k->domain)
+		iommu_domain_free(k->domain);
+	if (k->pages)
+		__free_pages(k->pages, 2);
+}
+
+static u64 violations(struct p2p_ti_kunit *k)
+{
+	struct p2p_test_iommu_stats st;
+
+	p2p_test_iommu_get_stats(k->domain, &st);
+	return st.violations;
+}
+
+static void map_over_mapped_is_refused(struct kunit *test)
+{
+	struct p2p_ti_kunit *k = test->priv;
+	struct iommu_domain *d = k->domain;
+
+	KUNIT_ASSERT_EQ(test, 0, iommu_map(d, IOVA, k->phys, 2 * PG, RW, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, -EEXIST,
+			iommu_map(d, IOVA + PG, k->phys + 2 * PG, PG, RW, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, 1, violations(k));
+	/* The old entry stays. */
+	KUNIT_EXPECT_EQ(test, k->phys + PG, iommu_iova_to_phys(d, IOVA + PG));
+	/* A map that runs into a mapped page is unrolled by the core. */
+	KUNIT_EXPECT_EQ(test, -EEXIST,
+			iommu_map(d, IOVA - PG, k->phys + 2 * PG, 2 * PG, RW, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, 0, iommu_iova_to_phys(d, IOVA - PG));
+	KUNIT_EXPECT_EQ(test, k->phys, iommu_iova_to_phys(d, IOVA));
+	KUNIT_EXPECT_EQ(test, 2 * PG, iommu_unmap(d, IOVA, 2 * PG));
+	KUNIT_EXPECT_EQ(test, 2, violations(k));
+}
+
+static void unmap_stops_at_first_hole(struct kunit *test)
+{
+	struct p2p_ti_kunit *k = test->priv;
+	struct iommu_domain *d = k->domain;
+
+	KUNIT_ASSERT_EQ(test, 0, iommu_map(d, IOVA, k->phys, 2 * PG, RW, GFP_KERNEL));
+	KUNIT_ASSERT_EQ(test, 0, iommu_map(d, IOVA + 3 * PG, k->phys + 3 * PG, PG,
+					   RW, GFP_KERNEL));
+	/* Pages 0 and 1 go, page 2 is a hole, page 3 stays mapped. */
+	KUNIT_EXPECT_EQ(test, 2 * PG, iommu_unmap(d, IOVA, 4 * PG));
+	KUNIT_EXPECT_EQ(test, 1, violations(k));
+	KUNIT_EXPECT_EQ(test, 0, iommu_iova_to_phys(d, IOVA));
+	KUNIT_EXPECT_EQ(test, k->phys + 3 * PG, iommu_iova_to_phys(d, IOVA + 3 * PG));
+	/* A double unmap unmaps nothing and is a violation. */
+	KUNIT_EXPECT_EQ(test, 0, iommu_unmap(d, IOVA, PG));
+	KUNIT_EXPECT_EQ(test, 2, violations(k));
+	KUNIT_EXPECT_EQ(test, PG, iommu_unmap(d, IOVA + 3 * PG, PG));
+	KUNIT_EXPECT_EQ(test, 2, violations(k));
+}
+
+static void mappings_read_back(struct kunit *test)
+{
+	struct p2p_ti_kunit *k = test->priv;
+	struct iommu_domain *d = k->domain;
+	struct p2p_test_iommu_stats st;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, 0, iommu_map(d, IOVA, k->phys, 4 * PG, IOMMU_READ,
+					   GFP_KERNEL));
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, k->phys + i * PG + 0x123,
+				iommu_iova_to_phys(d, IOVA + i * PG + 0x123));
+	KUNIT_EXPECT_EQ(test, 0, iommu_iova_to_phys(d, IOVA + 4 * PG));
+	p2p_test_iommu_get_stats(d, &st);
+	KUNIT_EXPECT_EQ(test, 4, st.mapped_pages);
+	KUNIT_EXPECT_EQ(test, 1, st.map_calls);
+	KUNIT_EXPECT_EQ(test, 4 * PG, iommu_unmap(d, IOVA, 4 * PG));
+	p2p_test_iommu_get_stats(d, &st);
+	KUNIT_EXPECT_EQ(test, 0, st.mapped_pages);
+	KUNIT_EXPECT_EQ(test, 1, st.iotlb_sync);
+	KUNIT_EXPECT_EQ(test, 0, st.violations);
+	/* Beyond the 48-bit aperture. */
+	KUNIT_EXPECT_EQ(test, -EINVAL, iommu_map(d, BIT_ULL(48), k->phys, PG, RW,
+						 GFP_KERNEL));
+}
+
+static void domain_refuses_other_instance(struct kunit *test)
+{
+	struct p2p_ti_kunit *k = test->priv;
+	struct device *other = p2p_test_iommu_client(1);
+
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	KUNIT_EXPECT_EQ(test, -EINVAL, iommu_attach_device(k->domain, other));
+}
+
+static struct kunit_case p2p_ti_kunit_cases[] = {
+	KUNIT_CASE(map_over_mapped_is_refused),
+	KUNIT_CASE(unmap_stops_at_first_hole),
+	KUNIT_CASE(mappings_read_back),
+	KUNIT_CASE(domain_refuses_other_instance),
+	{}
+};
+
+static struct kunit_suite p2p_ti_kunit_suite = {
+	.name = "vfio_p2p_test_iommu",
+	.init = p2p_ti_kunit_init,
+	.exit = p2p_ti_kunit_exit,
+	.test_cases = p2p_ti_kunit_cases,
+};
+
+kunit_test_suite(p2p_ti_kunit_suite);

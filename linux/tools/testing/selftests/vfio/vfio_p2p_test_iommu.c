@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Helpers for tests over the vfio-p2p test IOMMU: open its clients into a
+ * container, drive their DMA engine, read back what each domain maps.  The
+ * ABI is described in vfio_p2p_test_iommu.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/vfio.h>
+
+#include "vfio_p2p_test_iommu.h"
+
+#define UNSAFE_IRQS "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
+
+static void client_path(char *buf, size_t len, int instance, const char *what)
+{
+	snprintf(buf, len, "/sys/bus/platform/devices/%s.%d/%s", P2P_TI_DEV_NAME,
+		 instance, what);
+}
+
+static int client_group(int instance)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	char *slash;
+	ssize_t n;
+
+	client_path(path, sizeof(path), instance, "iommu_group");
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	slash = strrchr(link, '/');
+	return slash ? atoi(slash + 1) : -EINVAL;
+}
+
+int p2p_ti_present(int instance)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	client_path(path, sizeof(path), instance, "driver");
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -ENODEV;
+	link[n] = '\0';
+	if (!strstr(link, P2P_TI_DEV_NAME))
+		return -ENODEV;
+	snprintf(path, sizeof(path), "%s/%d/mappings", P2P_TI_DEBUGFS, instance);
+	if (access(path, R_OK))
+		return -ENODEV;
+	return client_group(instance) < 0 ? -ENODEV : 0;
+}
+
+void p2p_ti_init(struct p2p_ti_dev *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->dev.group_fd = -1;
+	t->dev.fd = -1;
+	t->instance = -1;
+}
+
+int p2p_ti_open(struct p2p_ti_dev *t, int instance, int container)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct vfio_region_info info = { .argsz = sizeof(info), .index = 0 };
+	char path[64], old[8] = "N";
+	int ret, fd;
+
+	p2p_ti_init(t);
+	t->instance = instance;
+	snprintf(t->name, sizeof(t->name), "%s.%d", P2P_TI_DEV_NAME, instance);
+	t->dev.group_id = client_group(instance);
+	if (t->dev.group_id < 0)
+		return t->dev.group_id;
+	snprintf(path, sizeof(path), "/dev/vfio/%d", t->dev.group_id);
+	t->dev.group_fd = open(path, O_RDWR);
+	if (t->dev.group_fd < 0)
+		return -errno;
+	if (ioctl(t->dev.group_fd, VFIO_GROUP_GET_STATUS, &status))
+		return -errno;
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return -EBUSY;
+	vfio_p2p_sysfs_read(UNSAFE_IRQS, old, sizeof(old));
+	old[strcspn(old, "\n")] = '\0';
+	ret = vfio_p2p_sysfs_write(UNSAFE_IRQS, "Y");
+	if (ret)
+		return ret;
+	ret = ioctl(t->dev.group_fd, VFIO_GROUP_SET_CONTAINER, &container) ? -errno : 0;
+	vfio_p2p_sysfs_write(UNSAFE_IRQS, old);
+	if (ret)
+		return ret;
+	fd = ioctl(t->dev.group_fd, VFIO_GROUP_GET_DEVICE_FD, t->name);
+	if (fd < 0)
+		return -errno;
+	t->dev.fd = fd;
+	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info))
+		return -errno;
+	t->region = info.offset;
+	if (p2p_ti_reg(t, P2P_TD_REG_MAGIC) != P2P_TD_MAGIC ||
+	    p2p_ti_reg(t, P2P_TD_REG_INSTANCE) != instance)
+		return -EIO;
+	return 0;
+}
+
+void p2p_ti_close(struct p2p_ti_dev *t)
+{
+	vfio_p2p_dev_close(&t->dev);
+}
+
+int64_t p2p_ti_reg(struct p2p_ti_dev *t, unsigned int reg)
+{
+	uint32_t v;
+
+	if (pread(t->dev.fd, &v, 4, t->region + reg) != 4)
+		return -errno;
+	return v;
+}
+
+static int reg_write(struct p2p_ti_dev *t, unsigned int reg, uint64_t v, size_t n)
+{
+	uint32_t v32 = v;
+
+	if (pwrite(t->dev.fd, n == 8 ? (void *)&v : (void *)&v32, n,
+		   t->region + reg) != (ssize_t)n)
+		return -errno;
+	return 0;
+}
+
+static int run(struct p2p_ti_dev *t, uint64_t iova, uint32_t len, uint32_t cmd)
+{
+	int64_t status;
+	int ret;
+
+	ret = reg_write(t, P2P_TD_REG_IOVA, iova, 8);
+	if (!ret)
+		ret = reg_write(t, P2P_TD_REG_LEN, len, 4);
+	if (!ret)
+		ret = reg_write(t, P2P_TD_REG_CMD, cmd, 4);
+	if (ret)
+		return ret;
+	status = p2p_ti_reg(t, P2P_TD_REG_STATUS);
+	if (status < 0)
+		return status;
+	return (int32_t)status;
+}
+
+int p2p_ti_dma_write_pattern(struct p2p_ti_dev *t, uint64_t iova, uint32_t len,
+			     uint32_t pattern)
+{
+	int ret = reg_write(t, P2P_TD_REG_PATTERN, pattern, 4);
+
+	return ret ? ret : run(t, iova, len, P2P_TD_CMD_WRITE_PATTERN);
+}
+
+int p2p_ti_dma_write(struct p2p_ti_dev *t, uint64_t iova, const void *buf,
+		     uint32_t len)
+{
+	if (len > P2P_TD_DATA_SIZE)
+		return -EINVAL;
+	if (pwrite(t->dev.fd, buf, len, t->region + P2P_TD_DATA) != len)
+		return -errno;
+	return run(t, iova, len, P2P_TD_CMD_WRITE_DATA);
+}
+
+int p2p_ti_dma_read(struct p2p_ti_dev *t, uint64_t iova, void *buf, uint32_t len)
+{
+	int ret;
+
+	if (len > P2P_TD_DATA_SIZE)
+		return -EINVAL;
+	ret = run(t, iova, len, P2P_TD_CMD_READ);
+	if (ret)
+		return ret;
+	if (pread(t->dev.fd, buf, len, t->region + P2P_TD_DATA) != len)
+		return -errno;
+	return 0;
+}
+
+long p2p_ti_mappings(int instance, struct p2p_ti_pte *ptes, size_t max,
+		     unsigned int *domain)
+{
+	char path[PATH_MAX], line[128], prot[4];
+	unsigned long long iova, pfn, pages, i;
+	long n = 0;
+	FILE *f;
+
+	*domain = 0;
+	snprintf(path, sizeof(path), "%s/%d/mappings", P2P_TI_DEBUGFS, instance);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(line, sizeof(line), f) ||
+	    (sscanf(line, "domain %u", domain) != 1 && strcmp(line, "domain none\n"))) {
+		fclose(f);
+		return -EIO;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %llx %llu %3s", &iova, &pfn, &pages, prot) != 4) {
+			fclose(f);
+			return -EIO;
+		}
+		for (i = 0; i < pages; i++, n++) {
+			if ((size_t)n >= max) {
+				fclose(f);
+				return -ENOSPC;
+			}
+			ptes[n].iova = iova + i * 4096;
+			ptes[n].pfn = pfn + i;
+			ptes[n].prot = (prot[0] == 'r') | (prot[1] == 'w') << 1;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+int p2p_ti_stat(int instance, const char *name, uint64_t *val)
+{
+	char path[PATH_MAX], line[128], key[64];
+	unsigned long long v;
+	FILE *f;
+	int ret = -ENOENT;
+
+	snprintf(path, sizeof(path), "%s/%d/stats", P2P_TI_DEBUGFS, instance);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %llu", key, &v) == 2 && !strcmp(key, name)) {
+			*val = v;
+			ret = 0;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+int p2p_ti_fail_map(int instance, unsigned int n)
+{
+	char path[PATH_MAX], val[16];
+
+	snprintf(path, sizeof(path), "%s/%d/fail_map", P2P_TI_DEBUGFS, instance);
+	snprintf(val, sizeof(val), "%u", n);
+	return vfio_p2p_sysfs_write(path, val);
+}
+
+uint64_t vfio_p2p_pagemap_pfn(const void *vaddr)
+{
+	uint64_t e = 0;
+	off_t off = (uintptr_t)vaddr / 4096 * sizeof(e);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, sizeof(e), off) != sizeof(e))
+		e = 0;
+	close(fd);
+	/* Bit 63: present; bits 0-54: pfn (zero without CAP_SYS_ADMIN). */
+	return e >> 63 ? e & ((1ULL << 55) - 1) : 0;
+}
+
+uint64_t vfio_p2p_bar_phys(const char *bdf, int bar)
+{
+	char path[PATH_MAX], line[128];
+	unsigned long long start = 0, end, flags;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	for (i = 0; i <= bar; i++)
+		if (!fgets(line, sizeof(line), f) ||
+		    sscanf(line, "%llx %llx %llx", &start, &end, &flags) != 3)
+			start = 0;
+	fclose(f);
+	return start;
+}
