@@ -615,9 +615,11 @@ static void p2p_refuse_overwritten_private_data(struct kunit *test)
 	struct fake_vdev *fake = fake_create(test, &fake_ops);
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
 	struct vfio_vma_private_data *forged, *real;
+	struct vfio_device *device;
 	struct vm_area_struct *vma;
 	unsigned long pfn, nr;
 	vm_fault_t fault;
+	bool refused;
 
 	forged = kunit_kzalloc(test, sizeof(*forged), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, forged);
@@ -637,10 +639,22 @@ static void p2p_refuse_overwritten_private_data(struct kunit *test)
 	forged->pgoff = real->pgoff;
 	vma->vm_private_data = forged;
 
+	/* The lookups first: none of them may free or count anything. */
+	device = vfio_device_get_from_vma(vma);
+	if (!IS_ERR(device))
+		vfio_device_put_from_vma(device);
+	refused = !vfio_vma_private(vma) && IS_ERR(device);
 	KUNIT_EXPECT_NULL(test, vfio_vma_private(vma));
-	KUNIT_EXPECT_PTR_EQ(test, vfio_device_get_from_vma(vma), ERR_PTR(-ENODEV));
+	KUNIT_EXPECT_PTR_EQ(test, device, ERR_PTR(-ENODEV));
 	KUNIT_EXPECT_EQ(test, vfio_vma_to_pfn(vma, addr, &pfn, &nr), -ENODEV);
 	KUNIT_EXPECT_EQ(test, vfio_vma_p2p_check(vma), -ENODEV);
+	if (!refused) {
+		/* Calling ->close now would free the forgery: stop here. */
+		vma->vm_private_data = real;
+		mmap_read_unlock(current->mm);
+		KUNIT_FAIL(test, "an overwritten vm_private_data was taken as core's");
+		return;
+	}
 	KUNIT_EXPECT_NULL(test, vfio_vma_driver_data(vma));
 	fault = call_fault(vma, addr);
 	KUNIT_EXPECT_EQ(test, fault, VM_FAULT_SIGBUS);
