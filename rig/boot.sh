@@ -5,8 +5,11 @@
 # Devices: edu (the DMA engine) at 00:03.0, a second edu at 00:05.0 (for a
 # second container), a PCIe root port at 00:04.0 with ivshmem-plain (the P2P
 # peer) behind it at 01:00.0, so that it has a reset method (secondary bus
-# reset), and a second ivshmem-plain at 00:06.0, the parent of the mdev
-# sample (samples/vfio-mdev/mslice.c), which the guest leaves off vfio-pci.
+# reset), and a second root port at 00:06.0 with a second ivshmem-plain
+# behind it at 02:00.0, the parent of the mdev sample
+# (samples/vfio-mdev/mslice.c), which the guest leaves off vfio-pci; behind
+# its own port it can be reset too (its sysfs reset attribute), which the
+# mdev tests use to reset the parent under its mdevs.
 # Each ivshmem's BAR2 is a host file made afresh, all zeroes:
 # OUTDIR/ivshmem0.mem and OUTDIR/ivshmem1.mem; OUTDIR/host-files maps each
 # guest BDF to its file for the host-side checks.
@@ -26,7 +29,7 @@ truncate -s "$shm_size" "$out/ivshmem0.mem"
 truncate -s "$shm1_size" "$out/ivshmem1.mem"
 {
 	echo "0000:01:00.0 $out/ivshmem0.mem"
-	echo "0000:00:06.0 $out/ivshmem1.mem"
+	echo "0000:02:00.0 $out/ivshmem1.mem"
 } >"$out/host-files"
 : >"$out/tests.log"
 
@@ -42,11 +45,12 @@ qemu=(qemu-system-x86_64
 	-object "memory-backend-file,id=shm0,mem-path=$out/ivshmem0.mem,size=$shm_size,share=on"
 	-device ivshmem-plain,memdev=shm0,bus=rp0,addr=0x0
 	-object "memory-backend-file,id=shm1,mem-path=$out/ivshmem1.mem,size=$shm1_size,share=on"
-	-device ivshmem-plain,memdev=shm1,addr=0x6
+	-device pcie-root-port,id=rp1,chassis=2,slot=2,addr=0x6
+	-device ivshmem-plain,memdev=shm1,bus=rp1,addr=0x0
 	-serial "file:$out/console.log"
 	-serial "file:$out/tests.log"
 	-kernel "$kernel" -initrd "$initrd"
-	-append "console=ttyS0 intel_iommu=on panic=-1 rig.mode=$mode rig.mdev_parent=0000:00:06.0 $extra")
+	-append "console=ttyS0 intel_iommu=on panic=-1 rig.mode=$mode rig.mdev_parent=0000:02:00.0 $extra")
 # A BAR larger than q35's 64-bit PCI hole (32 GiB) needs a larger hole.
 if [ -n "${PCI_HOLE64_SIZE:-}" ]; then
 	qemu+=(-global "q35-pcihost.pci-hole64-size=$PCI_HOLE64_SIZE")

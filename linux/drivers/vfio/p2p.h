@@ -7,7 +7,9 @@
 #define __VFIO_P2P_H__
 
 #include <linux/mm_types.h>
+#include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/types.h>
 
 struct vfio_device;
 
@@ -23,10 +25,12 @@ struct vfio_device;
  * @nr_pages: the size of the mmap() in pages: the extent @base_pfn covers
  * @base_pfn: the pfn backing file offset @pgoff, if @has_pfn
  * @has_pfn: the driver called vfio_vma_set_base_pfn()
+ * @node: in core's registry of the private data it made (p2p_vma.c)
+ * @rcu: frees it after the registry's readers are done
  *
- * Everything but @users is written once, in vfio_device_mmap_vma() and the
- * driver's .mmap, before the VMA is visible, and never changes: readers need no lock beyond the
- * mmap_lock that keeps the VMA itself alive.
+ * Everything but @users and @node is written once, in vfio_device_mmap_vma()
+ * and the driver's .mmap, before the VMA is visible, and never changes:
+ * readers need no lock beyond the mmap_lock that keeps the VMA itself alive.
  */
 struct vfio_vma_private_data {
 	struct vfio_device *device;
@@ -37,6 +41,8 @@ struct vfio_vma_private_data {
 	unsigned long nr_pages;
 	unsigned long base_pfn;
 	bool has_pfn;
+	struct hlist_node node;
+	struct rcu_head rcu;
 };
 
 int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma);

@@ -606,6 +606,122 @@ static void p2p_refuse_while_disabled(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, lookup(op, &pfn, &nr), 0);
 }
 
+static int check_at(unsigned long addr)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret = -ENOENT;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma)
+		ret = vfio_vma_p2p_check(vma);
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/* The classifier says what vfio_vma_to_pfn() would, without a lookup. */
+static void p2p_check_classifies(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	unsigned long base = fake_mmap_region(test, REGION_PFN, 0, 4);
+	unsigned long none = fake_mmap_region(test, REGION_NONE, 0, 2);
+	unsigned long legacy = fake_mmap_region(test, REGION_LEGACY, 0, 2);
+	unsigned long anon, cow;
+
+	anon = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	KUNIT_ASSERT_NE(test, anon, 0);
+	cow = kunit_vm_mmap(test, fake->file, 0, 2 * PAGE_SIZE,
+			    PROT_READ | PROT_WRITE, MAP_PRIVATE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(cow));
+	KUNIT_ASSERT_NE(test, cow, 0);
+
+	KUNIT_EXPECT_EQ(test, check_at(base), 0);
+	KUNIT_EXPECT_EQ(test, check_at(none), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, check_at(cow), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, check_at(legacy), -ENODEV);
+	KUNIT_EXPECT_EQ(test, check_at(anon), -ENODEV);
+	vfio_device_mem_update(&fake->vdev, false);
+	KUNIT_EXPECT_EQ(test, check_at(base), -EIO);
+	vfio_device_mem_update(&fake->vdev, true);
+	KUNIT_EXPECT_EQ(test, check_at(base), 0);
+	KUNIT_EXPECT_EQ(test, fake->faults, 0);
+	/* The mmap recorded the module that get_from_vma() pins. */
+	KUNIT_EXPECT_PTR_EQ(test, fake->vdev.p2p.owner,
+			    fake->vdev.dev->driver->owner);
+}
+
+/*
+ * A driver that overwrites vm_private_data after .mmap (in ->open or a
+ * fault) gets its VMA refused everywhere, and core never treats the
+ * driver's object as its own: the forgery below looks like a private data
+ * of this very device, with one user, so the unfixed ->close would free it
+ * (a KASAN double free when KUnit frees it at the end).
+ */
+static void p2p_refuse_overwritten_private_data(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct vfio_vma_private_data *forged, *real;
+	struct vfio_device *device;
+	struct vm_area_struct *vma;
+	unsigned long pfn, nr;
+	vm_fault_t fault;
+	bool refused;
+
+	forged = kunit_kzalloc(test, sizeof(*forged), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, forged);
+	forged->device = &fake->vdev;
+	refcount_set(&forged->users, 1);
+	forged->driver_ops = &fake_vm_ops;
+	forged->driver_data = fake;
+	forged->nr_pages = 4;
+	forged->base_pfn = FAKE_BASE_PFN + 100;
+	forged->has_pfn = true;
+
+	mmap_read_lock(current->mm);
+	vma = vma_lookup(current->mm, addr);
+	KUNIT_ASSERT_NOT_NULL(test, vma);
+	real = vfio_vma_private(vma);
+	KUNIT_ASSERT_NOT_NULL(test, real);
+	forged->pgoff = real->pgoff;
+	vma->vm_private_data = forged;
+
+	/* The lookups first: none of them may free or count anything. */
+	device = vfio_device_get_from_vma(vma);
+	if (!IS_ERR(device))
+		vfio_device_put_from_vma(device);
+	refused = !vfio_vma_private(vma) && IS_ERR(device);
+	KUNIT_EXPECT_NULL(test, vfio_vma_private(vma));
+	KUNIT_EXPECT_PTR_EQ(test, device, ERR_PTR(-ENODEV));
+	KUNIT_EXPECT_EQ(test, vfio_vma_to_pfn(vma, addr, &pfn, &nr), -ENODEV);
+	KUNIT_EXPECT_EQ(test, vfio_vma_p2p_check(vma), -ENODEV);
+	if (!refused) {
+		/* Calling ->close now would free the forgery: stop here. */
+		vma->vm_private_data = real;
+		mmap_read_unlock(current->mm);
+		KUNIT_FAIL(test, "an overwritten vm_private_data was taken as core's");
+		return;
+	}
+	KUNIT_EXPECT_NULL(test, vfio_vma_driver_data(vma));
+	fault = call_fault(vma, addr);
+	KUNIT_EXPECT_EQ(test, fault, VM_FAULT_SIGBUS);
+	KUNIT_EXPECT_EQ(test, fake->faults, 0);	/* not forwarded either */
+	/* Neither ->open nor ->close touches the forged object or the real one. */
+	vma->vm_ops->open(vma);
+	vma->vm_ops->close(vma);
+	KUNIT_EXPECT_EQ(test, refcount_read(&forged->users), 1);
+	KUNIT_EXPECT_EQ(test, refcount_read(&real->users), 1);
+
+	/* Put back, the VMA is core's again and unmaps as usual. */
+	vma->vm_private_data = real;
+	KUNIT_EXPECT_PTR_EQ(test, vfio_vma_private(vma), real);
+	KUNIT_EXPECT_EQ(test, vfio_vma_p2p_check(vma), 0);
+	mmap_read_unlock(current->mm);
+	KUNIT_EXPECT_EQ(test, vm_munmap(addr, 4 * PAGE_SIZE), 0);
+}
+
 static int fake_listen(struct notifier_block *nb, unsigned long event, void *data)
 {
 	struct fake_listener *l = container_of(nb, struct fake_listener, nb);
@@ -696,6 +812,8 @@ static struct kunit_case vfio_p2p_test_cases[] = {
 	KUNIT_CASE(p2p_refuse_private_mapping),
 	KUNIT_CASE(p2p_not_opted_in),
 	KUNIT_CASE(p2p_refuse_while_disabled),
+	KUNIT_CASE(p2p_check_classifies),
+	KUNIT_CASE(p2p_refuse_overwritten_private_data),
 	KUNIT_CASE(p2p_notifier_order),
 	{}
 };

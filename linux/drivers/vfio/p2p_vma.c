@@ -26,13 +26,24 @@
  * vfio_device_get_from_vma() hands out further references of the same kind,
  * which never hold up close, unbind or unregister.
  *
+ * vfio_device_get_from_vma() hands out further references of the same kind,
+ * plus one on the bound driver's module, whose code the last put may run.
+ *
+ * Every private data core made is in a registry (a hash table of pointers),
+ * from its allocation until the last ->close.  vm_private_data is only ever
+ * compared against the registry, never dereferenced, before it is found
+ * there with the device of vm_file.
+ *
  * Terms
  * -----
- * - A vfio VMA: vm_file->f_op is vfio's device fops and vm_ops is core's
- *   wrapper tables.  A driver cannot forge that, and cannot forget to set a
- *   magic value.  A driver that writes vm_private_data itself from .mmap
+ * - A vfio VMA: vm_file->f_op is vfio's device fops, vm_ops is core's
+ *   wrapper tables, and vm_private_data is a registered private data of
+ *   vm_file's device.  A driver cannot forge that, and cannot forget to set
+ *   a magic value.  A driver that writes vm_private_data itself from .mmap
  *   (an out-of-tree driver written before this existed) is left alone:
- *   its VMA is simply not a vfio VMA.
+ *   its VMA is simply not a vfio VMA.  A driver that overwrites it later
+ *   (in ->open or a fault) has a VMA that is refused everywhere: lookups
+ *   say -ENODEV, faults SIGBUS, and ->close frees nothing it did not make.
  * - P2P-capable: a vfio VMA whose driver set base_pfn or has vma_to_pfn.
  * - The pfn of an address A in VMA V: base_pfn + (V->vm_pgoff - pgoff) +
  *   (A - V->vm_start) / PAGE_SIZE, where pgoff is vm_pgoff once the driver's
@@ -46,7 +57,10 @@
  * -------
  * The private data is immutable once .mmap returns, except @users (atomic).
  * Callers of the lookups hold mmap_lock (read) on the VMA's mm, which keeps
- * the VMA and therefore its private data alive.  Whether the pfns are still
+ * the VMA and therefore its private data alive.  The registry is a hash
+ * table written under vfio_vma_privs_lock and read under RCU; a private
+ * data leaves it before it is freed, and is freed after a grace period, so
+ * a membership check is safe whatever vm_private_data holds.  Whether the pfns are still
  * usable once the lookup returns is the business of the device notifier:
  * see p2p_notify.c.
  *
@@ -59,8 +73,12 @@
  */
 #include <linux/device.h>
 #include <linux/fs.h>
+#include <linux/hashtable.h>
 #include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/rculist.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/vfio.h>
 
 #include "vfio.h"
@@ -68,11 +86,58 @@
 
 static const struct vm_operations_struct vfio_vma_ops[4];
 
+/* Every private data core made and has not freed: see "Locking". */
+#define VFIO_VMA_PRIVS_BITS	8
+static DEFINE_HASHTABLE(vfio_vma_privs, VFIO_VMA_PRIVS_BITS);
+static DEFINE_SPINLOCK(vfio_vma_privs_lock);
+
+static void vfio_vma_priv_register(struct vfio_vma_private_data *priv)
+{
+	spin_lock(&vfio_vma_privs_lock);
+	hash_add_rcu(vfio_vma_privs, &priv->node, (unsigned long)priv);
+	spin_unlock(&vfio_vma_privs_lock);
+}
+
+static void vfio_vma_priv_free(struct vfio_vma_private_data *priv)
+{
+	spin_lock(&vfio_vma_privs_lock);
+	hash_del_rcu(&priv->node);
+	spin_unlock(&vfio_vma_privs_lock);
+	kfree_rcu(priv, rcu);
+}
+
+/*
+ * The registered private data that vm_private_data of @vma points at, if it
+ * belongs to the device of vm_file; NULL otherwise.  @data is only compared,
+ * never dereferenced, until it is found registered.
+ */
+static struct vfio_vma_private_data *
+vfio_vma_priv_lookup(struct vm_area_struct *vma)
+{
+	struct vfio_device_file *df = vma->vm_file->private_data;
+	struct vfio_vma_private_data *priv, *found = NULL;
+	void *data = vma->vm_private_data;
+
+	rcu_read_lock();
+	hash_for_each_possible_rcu(vfio_vma_privs, priv, node,
+				   (unsigned long)data) {
+		if (priv == data) {
+			if (priv->device == df->device)
+				found = priv;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	/* Alive after the unlock: the VMA holds a users count on it. */
+	return found;
+}
+
 /**
  * vfio_vma_private() - core's private data of a vfio VMA
  * @vma: any VMA
  *
- * Return: the private data, or NULL when @vma is not a vfio VMA.
+ * Return: the private data, or NULL when @vma is not a vfio VMA, including
+ * one whose vm_private_data its driver overwrote after .mmap.
  */
 struct vfio_vma_private_data *vfio_vma_private(struct vm_area_struct *vma)
 {
@@ -81,100 +146,139 @@ struct vfio_vma_private_data *vfio_vma_private(struct vm_area_struct *vma)
 	if (vma->vm_ops < vfio_vma_ops ||
 	    vma->vm_ops >= vfio_vma_ops + ARRAY_SIZE(vfio_vma_ops))
 		return NULL;
-	return vma->vm_private_data;
+	return vfio_vma_priv_lookup(vma);
 }
 
-static const struct vm_operations_struct *driver_ops(struct vm_area_struct *vma)
+/*
+ * For core's vm_ops: the private data, or NULL (logged) when the driver
+ * overwrote vm_private_data.  That is a driver bug, but one a user can make
+ * visible, so it is logged at a rate, not warned.
+ */
+static struct vfio_vma_private_data *wrapped_priv(struct vm_area_struct *vma)
 {
-	return ((struct vfio_vma_private_data *)vma->vm_private_data)->driver_ops;
+	struct vfio_vma_private_data *priv = vfio_vma_private(vma);
+
+	if (!priv)
+		pr_err_ratelimited("vfio: vm_private_data of a vfio device mapping at 0x%lx was overwritten by its driver; mapping refused\n",
+				   vma->vm_start);
+	return priv;
 }
 
 static void vfio_vma_open(struct vm_area_struct *vma)
 {
-	struct vfio_vma_private_data *priv = vma->vm_private_data;
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
+	if (!priv)
+		return;
 	refcount_inc(&priv->users);
 	if (priv->driver_ops->open)
 		priv->driver_ops->open(vma);
 }
 
+/*
+ * With a forged vm_private_data this frees nothing and forwards nothing:
+ * the object is not core's, and which driver callback to call is unknown.
+ */
 static void vfio_vma_close(struct vm_area_struct *vma)
 {
-	struct vfio_vma_private_data *priv = vma->vm_private_data;
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
+	if (!priv)
+		return;
 	if (priv->driver_ops->close)
 		priv->driver_ops->close(vma);
 	if (refcount_dec_and_test(&priv->users)) {
 		put_device(&priv->device->device);
-		kfree(priv);
+		vfio_vma_priv_free(priv);
 	}
 }
 
 /*
  * The forwarders.  Where the driver has no callback, each returns what mm
  * does without one, so wrapping changes nothing a driver or user can see.
+ * A mapping whose private data was overwritten is refused.
  */
 static int vfio_vma_may_split(struct vm_area_struct *vma, unsigned long addr)
 {
-	const struct vm_operations_struct *ops = driver_ops(vma);
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
-	return ops->may_split ? ops->may_split(vma, addr) : 0;
+	if (!priv)
+		return -EINVAL;
+	return priv->driver_ops->may_split ?
+	       priv->driver_ops->may_split(vma, addr) : 0;
 }
 
 static int vfio_vma_mremap(struct vm_area_struct *vma)
 {
-	const struct vm_operations_struct *ops = driver_ops(vma);
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
-	return ops->mremap ? ops->mremap(vma) : 0;
+	if (!priv)
+		return -EINVAL;
+	return priv->driver_ops->mremap ? priv->driver_ops->mremap(vma) : 0;
 }
 
 static int vfio_vma_mprotect(struct vm_area_struct *vma, unsigned long start,
 			     unsigned long end, unsigned long newflags)
 {
-	const struct vm_operations_struct *ops = driver_ops(vma);
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
-	return ops->mprotect ? ops->mprotect(vma, start, end, newflags) : 0;
+	if (!priv)
+		return -EINVAL;
+	return priv->driver_ops->mprotect ?
+	       priv->driver_ops->mprotect(vma, start, end, newflags) : 0;
 }
 
 /* Only in the tables for drivers that have these two. */
 static vm_fault_t vfio_vma_fault(struct vm_fault *vmf)
 {
-	return driver_ops(vmf->vma)->fault(vmf);
+	struct vfio_vma_private_data *priv = wrapped_priv(vmf->vma);
+
+	return priv ? priv->driver_ops->fault(vmf) : VM_FAULT_SIGBUS;
 }
 
 static vm_fault_t vfio_vma_huge_fault(struct vm_fault *vmf, unsigned int order)
 {
-	return driver_ops(vmf->vma)->huge_fault(vmf, order);
+	struct vfio_vma_private_data *priv = wrapped_priv(vmf->vma);
+
+	return priv ? priv->driver_ops->huge_fault(vmf, order) : VM_FAULT_SIGBUS;
 }
 
 static unsigned long vfio_vma_pagesize(struct vm_area_struct *vma)
 {
-	const struct vm_operations_struct *ops = driver_ops(vma);
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
-	return ops->pagesize ? ops->pagesize(vma) : PAGE_SIZE;
+	if (!priv || !priv->driver_ops->pagesize)
+		return PAGE_SIZE;
+	return priv->driver_ops->pagesize(vma);
 }
 
 static int vfio_vma_access(struct vm_area_struct *vma, unsigned long addr,
 			   void *buf, int len, int write)
 {
-	const struct vm_operations_struct *ops = driver_ops(vma);
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
-	return ops->access ? ops->access(vma, addr, buf, len, write) : 0;
+	if (!priv || !priv->driver_ops->access)
+		return 0;
+	return priv->driver_ops->access(vma, addr, buf, len, write);
 }
 
 static const char *vfio_vma_name(struct vm_area_struct *vma)
 {
-	const struct vm_operations_struct *ops = driver_ops(vma);
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
-	return ops->name ? ops->name(vma) : NULL;
+	if (!priv || !priv->driver_ops->name)
+		return NULL;
+	return priv->driver_ops->name(vma);
 }
 
 static struct page *vfio_vma_find_special_page(struct vm_area_struct *vma,
 					       unsigned long addr)
 {
-	const struct vm_operations_struct *ops = driver_ops(vma);
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
-	return ops->find_special_page ? ops->find_special_page(vma, addr) : NULL;
+	if (!priv || !priv->driver_ops->find_special_page)
+		return NULL;
+	return priv->driver_ops->find_special_page(vma, addr);
 }
 
 /*
@@ -237,7 +341,8 @@ static bool vfio_vma_can_wrap(const struct vm_operations_struct *ops)
  * the driver's .mmap, which may fill it in through vfio_vma_set_base_pfn()
  * and vfio_vma_set_driver_data().  On success the driver's vm_ops are
  * wrapped.  A driver that overwrote vm_private_data keeps its VMA as it made
- * it, and that VMA is not a vfio VMA.  A driver that uses core's private
+ * it, and that VMA is not a vfio VMA.  The private data is in the registry
+ * from before .mmap until the last ->close (or .mmap's failure).  A driver that uses core's private
  * data but has vm_ops the wrapper cannot forward is a bug, refused.
  *
  * Return: what the driver's .mmap returned.
@@ -252,12 +357,13 @@ int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma)
 		return -ENOMEM;
 	priv->device = device;
 	refcount_set(&priv->users, 1);
+	vfio_vma_priv_register(priv);
 	vma->vm_private_data = priv;
 
 	ret = device->ops->mmap(device, vma);
 	if (ret) {
 		vma->vm_private_data = NULL;
-		kfree(priv);
+		vfio_vma_priv_free(priv);
 		return ret;
 	}
 	if (vma->vm_private_data != priv) {
@@ -265,13 +371,13 @@ int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma)
 		dev_dbg(device->dev,
 			"vfio: %ps sets vm_private_data itself; mapping is not P2P-capable\n",
 			device->ops->mmap);
-		kfree(priv);
+		vfio_vma_priv_free(priv);
 		return 0;
 	}
 	if (WARN_ONCE(!vfio_vma_can_wrap(vma->vm_ops),
 		      "vfio: %ps: vm_ops core cannot wrap\n", device->ops->mmap)) {
 		vma->vm_private_data = NULL;
-		kfree(priv);
+		vfio_vma_priv_free(priv);
 		return -EINVAL;
 	}
 
@@ -281,10 +387,33 @@ int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma)
 	 */
 	priv->pgoff = vma->vm_pgoff;
 	priv->nr_pages = vma_pages(vma);
+	/*
+	 * The module vfio_df_device_first_open() pinned for this open, and
+	 * vfio_device_get_from_vma() pins again: a vfio_device never changes
+	 * driver, so every mmap stores the same value.
+	 */
+	WRITE_ONCE(device->p2p.owner, device->dev->driver->owner);
 	get_device(&device->device);
 	priv->driver_ops = vma->vm_ops;
 	vma->vm_ops = vfio_vma_ops_for(priv->driver_ops);
 	return 0;
+}
+
+/*
+ * In the driver's .mmap, before core wraps vm_ops: the private data if
+ * vm_private_data is still core's.  Logged otherwise: a driver that writes
+ * vm_private_data itself must not call the setters.
+ */
+static struct vfio_vma_private_data *
+vfio_vma_mmap_priv(struct vm_area_struct *vma)
+{
+	struct vfio_vma_private_data *priv = NULL;
+
+	if (vma->vm_file && vma->vm_file->f_op == &vfio_device_fops)
+		priv = vfio_vma_priv_lookup(vma);
+	if (!priv)
+		pr_err_ratelimited("vfio: a vfio_vma_set_*() call outside .mmap of a vfio device, or after the driver set vm_private_data; ignored\n");
+	return priv;
 }
 
 /**
@@ -298,8 +427,10 @@ int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma)
  */
 void vfio_vma_set_base_pfn(struct vm_area_struct *vma, unsigned long pfn)
 {
-	struct vfio_vma_private_data *priv = vma->vm_private_data;
+	struct vfio_vma_private_data *priv = vfio_vma_mmap_priv(vma);
 
+	if (!priv)
+		return;
 	priv->base_pfn = pfn;
 	priv->has_pfn = true;
 }
@@ -315,8 +446,10 @@ EXPORT_SYMBOL_GPL(vfio_vma_set_base_pfn);
  */
 void vfio_vma_set_driver_data(struct vm_area_struct *vma, void *data)
 {
-	struct vfio_vma_private_data *priv = vma->vm_private_data;
+	struct vfio_vma_private_data *priv = vfio_vma_mmap_priv(vma);
 
+	if (!priv)
+		return;
 	priv->driver_data = data;
 }
 EXPORT_SYMBOL_GPL(vfio_vma_set_driver_data);
@@ -325,13 +458,14 @@ EXPORT_SYMBOL_GPL(vfio_vma_set_driver_data);
  * vfio_vma_driver_data() - the driver's pointer of a vfio VMA
  * @vma: a VMA of a vfio device fd, as seen by the driver's vm_ops
  *
- * Return: what the driver passed to vfio_vma_set_driver_data().
+ * Return: what the driver passed to vfio_vma_set_driver_data(); NULL if
+ * vm_private_data of @vma was overwritten since .mmap (logged).
  */
 void *vfio_vma_driver_data(struct vm_area_struct *vma)
 {
-	struct vfio_vma_private_data *priv = vma->vm_private_data;
+	struct vfio_vma_private_data *priv = wrapped_priv(vma);
 
-	return priv->driver_data;
+	return priv ? priv->driver_data : NULL;
 }
 EXPORT_SYMBOL_GPL(vfio_vma_driver_data);
 
@@ -342,11 +476,14 @@ EXPORT_SYMBOL_GPL(vfio_vma_driver_data);
  * Recognizes a vfio VMA by its file (vfio's device fops) and by core's
  * vm_ops wrapper, never by data a driver could forget or forge.
  *
- * Return: a counted reference to the device, to be dropped with
- * vfio_device_put_from_vma(); ERR_PTR(-ENODEV) if @vma is not a vfio VMA.
- * The reference keeps the &struct vfio_device alive, not open: it never
- * delays close, unbind or unregister.  Listen on the device notifier to
- * learn when the device goes away.
+ * Return: a counted reference to the device and one to the module of the
+ * driver bound to it (whose ->release the last device reference runs), both
+ * to be dropped with vfio_device_put_from_vma() and by nothing else;
+ * ERR_PTR(-ENODEV) if @vma is not a vfio VMA.  The references keep the
+ * &struct vfio_device alive and its driver's code loaded, not the device
+ * open: they never delay close, unbind or unregister (the module reference
+ * does hold off rmmod of the driver until the put).  Listen on the device
+ * notifier to learn when the device goes away.
  */
 struct vfio_device *vfio_device_get_from_vma(struct vm_area_struct *vma)
 {
@@ -354,20 +491,66 @@ struct vfio_device *vfio_device_get_from_vma(struct vm_area_struct *vma)
 
 	if (!priv)
 		return ERR_PTR(-ENODEV);
+	/*
+	 * The VMA holds the device fd, so the device is open and its module
+	 * already pinned by the open: this cannot fail.
+	 */
+	__module_get(READ_ONCE(priv->device->p2p.owner));
 	get_device(&priv->device->device);
 	return priv->device;
 }
 EXPORT_SYMBOL_GPL(vfio_device_get_from_vma);
 
 /**
- * vfio_device_put_from_vma() - drop a reference from vfio_device_get_from_vma()
- * @device: the device
+ * vfio_device_put_from_vma() - drop the references vfio_device_get_from_vma()
+ *	took
+ * @device: the device it returned
+ *
+ * Drops the device reference, which may free the device through its
+ * driver's ->release, and then the driver's module reference.  May sleep;
+ * must not be called under a lock that the driver's ->release, or closing
+ * the device, takes (e.g. an IOMMU backend's own lock: kvmgt's close takes
+ * dev_set->lock then type1's iommu->lock).
  */
 void vfio_device_put_from_vma(struct vfio_device *device)
 {
+	struct module *owner = READ_ONCE(device->p2p.owner);
+
 	put_device(&device->device);
+	module_put(owner);
 }
 EXPORT_SYMBOL_GPL(vfio_device_put_from_vma);
+
+/**
+ * vfio_vma_p2p_check() - what kind of mapping a VMA is, for an IOMMU backend
+ * @vma: any VMA; the caller holds mmap_lock on its mm
+ *
+ * Classifies @vma without looking up, allocating or faulting any pfn: the
+ * answer says whether a P2P mapping of it may be attempted (through
+ * vfio_p2p_map()), not that one will succeed.
+ *
+ * Return: 0 if @vma is a P2P-capable vfio device mmap whose device memory
+ * is usable now; -ENODEV if @vma is not a vfio device mmap; -EOPNOTSUPP if
+ * it is one but its driver is not P2P-capable, or the mapping is private
+ * (copy-on-write); -EIO while the device memory is disabled (decode off,
+ * reset, low power).  -ENODEV and -EOPNOTSUPP hold while the caller holds
+ * mmap_lock; 0 and -EIO are only advice and may change any time, so the
+ * path that maps must still follow "Locking" in p2p_notify.c.
+ */
+int vfio_vma_p2p_check(struct vm_area_struct *vma)
+{
+	struct vfio_vma_private_data *priv = vfio_vma_private(vma);
+
+	if (!priv)
+		return -ENODEV;
+	if (is_cow_mapping(vma->vm_flags) ||
+	    (!priv->has_pfn && !priv->device->ops->vma_to_pfn))
+		return -EOPNOTSUPP;
+	if (READ_ONCE(priv->device->p2p.mem_disabled))
+		return -EIO;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(vfio_vma_p2p_check);
 
 /**
  * vfio_vma_to_pfn() - the pfns behind a user address of a vfio VMA

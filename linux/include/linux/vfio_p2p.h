@@ -29,6 +29,7 @@
 #include <linux/types.h>
 
 struct mm_struct;
+struct module;
 struct vfio_device;
 struct vfio_p2p_peer;
 struct vm_area_struct;
@@ -62,12 +63,15 @@ enum vfio_device_event {
  * @mem_disabled is written under @event_lock, before DISABLE is delivered
  * and before ENABLE is delivered; vfio_vma_to_pfn() reads it locklessly (see
  * "Locking" in p2p_notify.c for why that is enough).
+ * @owner is the module of the driver the device was made by, written at
+ * each mmap (always the same value) and pinned by vfio_device_get_from_vma().
  */
 struct vfio_device_p2p {
 	struct blocking_notifier_head notifier;
 	struct mutex event_lock;	/* serializes events, guards mem_disabled */
 	bool mem_disabled;
 	struct rw_semaphore *mem_lock;	/* the driver's, set before register */
+	struct module *owner;		/* see p2p_vma.c */
 };
 
 /* For bus drivers, in their .mmap (and fault handlers for the data). */
@@ -78,6 +82,7 @@ void *vfio_vma_driver_data(struct vm_area_struct *vma);
 /* For IOMMU backends. */
 struct vfio_device *vfio_device_get_from_vma(struct vm_area_struct *vma);
 void vfio_device_put_from_vma(struct vfio_device *device);
+int vfio_vma_p2p_check(struct vm_area_struct *vma);
 int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
 		    unsigned long *pfn, unsigned long *nr_pages);
 int vfio_device_register_notifier(struct vfio_device *device,
@@ -85,7 +90,30 @@ int vfio_device_register_notifier(struct vfio_device *device,
 void vfio_device_unregister_notifier(struct vfio_device *device,
 				     struct notifier_block *nb);
 
-/* For bus drivers, where device memory stops or starts being usable. */
+/*
+ * For bus drivers, where device memory stops or starts being usable: see
+ * the kernel-doc of vfio_device_mem_update() in p2p_notify.c.  A driver
+ * that makes its mmaps P2P-capable must call it, with @usable false before
+ * and true after, around every path that takes the memory away while the
+ * device is open: what each in-tree driver covers, and what it cannot,
+ *
+ * - vfio-pci: memory decode off, D3 and runtime low power, every reset it
+ *   does (VFIO_DEVICE_RESET, FLR through config space, hot reset), and the
+ *   resets the PCI core does behind its back through reset_prepare and
+ *   reset_done (the sysfs reset attribute, a bus or slot reset asked for
+ *   by AER recovery or another driver).  Not covered, as nothing can be
+ *   told first: a reset or link loss the hardware does by itself (DPC
+ *   containment, surprise removal, a fatal error that already made the
+ *   BARs unreachable before AER recovery starts).
+ * - vfio-platform, vfio-cdx: VFIO_DEVICE_RESET.
+ * - vfio-fsl-mc: VFIO_DEVICE_RESET, and a DPRC's reset (ioctl or close)
+ *   for every object of its container.
+ * - mdev drivers: their emulated decode and reset, and the parent's own
+ *   reset for every mdev on it (samples/vfio-mdev/mslice.c).
+ * The resets in open_device and close_device need nothing: no mapping of
+ * the device exists then.  Drivers with paths they cannot cover must not
+ * opt in (i915's kvmgt does not).
+ */
 void vfio_device_mem_update(struct vfio_device *device, bool usable);
 void vfio_device_set_mem_lock(struct vfio_device *device,
 			      struct rw_semaphore *lock);

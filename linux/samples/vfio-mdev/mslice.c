@@ -16,7 +16,11 @@
  * mdev: one vfio device, with
  *	- an emulated PCI config space (vendor 1234, device 5ce1; BAR0 and
  *	  BAR1 size like real BARs; only the memory and bus master bits of the
- *	  command register are writable, and neither changes anything);
+ *	  command register are writable).  The memory bit, set at creation
+ *	  and by VFIO_DEVICE_RESET, decodes BAR0: while it is clear the BAR0
+ *	  mmaps are zapped and fault SIGBUS, reads and writes of BAR0 fail with
+ *	  EIO, and the IOMMU backends are told DISABLE (ENABLE when it is set
+ *	  again), so no P2P mapping of the slice works either;
  *	- BAR0, its slice: read, write and mmap.  The mmap is VM_PFNMAP and
  *	  filled by the fault handler, one page per fault;
  *	- BAR1, a 4 KiB register page, trapped (read and write only), which
@@ -29,6 +33,10 @@
  *			       with vfio_dma_rw(); 2: PIN, vfio_pin_pages()
  *			       of the page at IOVA, and the u64 at IOVA read
  *			       from the pinned page.  Runs on the write.
+ *			       The pin is kept, as a vGPU keeps the pages
+ *			       of its guest's GTT: up to MSLICE_MAX_PINS, the
+ *			       oldest dropped first; the user's UNMAP_DMA of
+ *			       the IOVA (dma_unmap) or the close drops it.
  *	  0x08 IOVA    u64 RW
  *	  0x10 LEN     u32 RW  1 to 4 MiB (SUM only)
  *	  0x14 STATUS  u32 RO  0, or the negative errno the last command got
@@ -42,6 +50,10 @@
  *	not cleared between users (a real driver would): what DMA wrote stays
  *	in the parent's BAR, where the rig's tests look for it.
  *	Nor are the registers and config space reset for a new user.
+ * parent reset: a reset of the parent PCI function (its sysfs reset
+ *	attribute, or anything else that calls the PCI driver's
+ *	reset_prepare and reset_done) takes every mdev's BAR0 away as decode
+ *	off does, DISABLE before the parent resets and ENABLE once it is back.
  * removal: mslice has no .request op, so removing an mdev, or unbinding the
  *	parent, waits until the mdev's user closes it (vfio core says so in
  *	the log every 10 s); that last close is where RELEASE goes out.  The
@@ -88,6 +100,17 @@
  * nothing is taken under it.  An mdev's regs_lock guards its config space
  * and registers.  A placed slice never changes until the vfio device is
  * released, so once placement returns, its users need no lock.
+ *
+ * An mdev's mem_lock (an rwsem, vfio-pci's memory_lock) guards mem_off,
+ * why BAR0 does not decode: read for every access (the fault handler and
+ * vma_to_pfn under mmap_lock), write to change it, and vfio core's
+ * DISABLE and ENABLE go out under it.  So:
+ *   pci device lock -> parent->mdevs_lock -> mem_lock (write)
+ *   regs_lock -> mem_lock (write) -> vfio core's event lock
+ *   mmap_lock -> mem_lock (read) -> parent->lock
+ * parent->mdevs_lock guards the parent's list of mdevs and in_reset.  An
+ * mdev's pins_lock guards its pins; vfio_pin_pages() and
+ * vfio_unpin_pages() run under it (they take the IOMMU backend's lock).
  *
  * The rule
  * --------
@@ -139,6 +162,11 @@
 #define MSLICE_CMD_SUM		1
 #define MSLICE_CMD_PIN		2
 #define MSLICE_SUM_MAX		SZ_4M
+#define MSLICE_MAX_PINS		16
+
+/* Why an mdev's BAR0 does not decode (mem_off). */
+#define MSLICE_OFF_DECODE	BIT(0)	/* the command register's memory bit */
+#define MSLICE_OFF_PARENT	BIT(1)	/* the parent is resetting */
 
 enum { MSLICE_TYPE_1M, MSLICE_TYPE_4M, MSLICE_NR_TYPES };
 
@@ -159,6 +187,9 @@ struct mslice_parent {
 	struct mutex lock;		/* see "Locking" */
 	unsigned long *used;		/* units in use */
 	unsigned int unplaced[MSLICE_NR_TYPES];
+	struct mutex mdevs_lock;	/* see "Locking" */
+	struct list_head mdevs;		/* every mdev's vfio device */
+	bool in_reset;			/* between reset_prepare and _done */
 };
 
 struct mslice_state {
@@ -169,6 +200,12 @@ struct mslice_state {
 	bool has_slice;
 	unsigned int unit;		/* the slice's first unit */
 	atomic_long_t faults;		/* CPU faults served, for the tests */
+	struct list_head node;		/* on mp->mdevs, under mdevs_lock */
+	struct rw_semaphore mem_lock;	/* see "Locking" */
+	unsigned int mem_off;		/* MSLICE_OFF_*, under mem_lock */
+	struct mutex pins_lock;
+	unsigned int nr_pins;		/* under pins_lock */
+	dma_addr_t pins[MSLICE_MAX_PINS];	/* oldest first, page IOVAs */
 	/* Under regs_lock. */
 	struct mutex regs_lock;
 	u8 config[MSLICE_CONFIG_SIZE];
@@ -323,13 +360,18 @@ static vm_fault_t mslice_fault(struct vm_fault *vmf)
 	struct mslice_state *ms = vfio_vma_driver_data(vma);
 	unsigned long pgoff = mslice_vma_pgoff(vma, vmf->address), pfn;
 
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
 	/* .mmap checked the extent, and the VMA cannot grow. */
 	if (pgoff >= slice_size(ms) >> PAGE_SHIFT)
 		return VM_FAULT_SIGBUS;
-	if (mslice_slice_pfn(ms, &pfn))
-		return VM_FAULT_SIGBUS;
-	atomic_long_inc(&ms->faults);
-	return vmf_insert_pfn(vma, vmf->address, pfn + pgoff);
+	down_read(&ms->mem_lock);
+	if (!ms->mem_off && !mslice_slice_pfn(ms, &pfn)) {
+		atomic_long_inc(&ms->faults);
+		ret = vmf_insert_pfn(vma, vmf->address, pfn + pgoff);
+	}
+	up_read(&ms->mem_lock);
+	return ret;
 }
 
 static const struct vm_operations_struct mslice_vm_ops = {
@@ -377,7 +419,9 @@ static int mslice_vma_to_pfn(struct vfio_device *vdev,
 
 	if (pgoff >= pages)
 		return -EFAULT;
-	ret = mslice_slice_pfn(ms, &base);
+	down_read(&ms->mem_lock);
+	ret = ms->mem_off ? -EIO : mslice_slice_pfn(ms, &base);
+	up_read(&ms->mem_lock);
 	if (ret)
 		return ret;
 	*pfn = base + pgoff;
@@ -415,6 +459,8 @@ static void mslice_config_init(struct mslice_state *ms)
 
 	memset(c, 0, MSLICE_CONFIG_SIZE);
 	mslice_put32(c + PCI_VENDOR_ID, MSLICE_DEVICE << 16 | MSLICE_VENDOR);
+	/* Decoding, as a vfio-pci device is once open enabled it. */
+	mslice_put32(c + PCI_COMMAND, PCI_COMMAND_MEMORY);
 	/* Class: memory controller, RAM. */
 	mslice_put32(c + PCI_CLASS_REVISION, PCI_CLASS_MEMORY_RAM << 16);
 	mslice_put32(c + PCI_BASE_ADDRESS_0, PCI_BASE_ADDRESS_SPACE_MEMORY |
@@ -424,6 +470,39 @@ static void mslice_config_init(struct mslice_state *ms)
 		     PCI_BASE_ADDRESS_MEM_TYPE_32);
 	mslice_put32(c + PCI_SUBSYSTEM_VENDOR_ID,
 		     MSLICE_DEVICE << 16 | MSLICE_VENDOR);
+}
+
+/*
+ * Set or clear one reason for BAR0 not to decode.  When BAR0 stops
+ * decoding, the IOMMU backends are told before the CPU mappings go and
+ * before anything changes; when it decodes again, once it does.
+ */
+static void mslice_mem_off(struct mslice_state *ms, unsigned int why, bool off)
+{
+	bool was_on, on;
+
+	down_write(&ms->mem_lock);
+	was_on = !ms->mem_off;
+	if (off)
+		ms->mem_off |= why;
+	else
+		ms->mem_off &= ~why;
+	on = !ms->mem_off;
+	if (was_on && !on) {
+		vfio_device_mem_update(&ms->vdev, false);
+		unmap_mapping_range(ms->vdev.inode->i_mapping, 0, 0, true);
+	} else if (!was_on && on) {
+		vfio_device_mem_update(&ms->vdev, true);
+	}
+	up_write(&ms->mem_lock);
+}
+
+/* BAR0 decodes as the command register says; regs_lock held. */
+static void mslice_decode_update(struct mslice_state *ms)
+{
+	lockdep_assert_held(&ms->regs_lock);
+	mslice_mem_off(ms, MSLICE_OFF_DECODE,
+		       !(ms->config[PCI_COMMAND] & PCI_COMMAND_MEMORY));
 }
 
 /* Byte by byte, through the write masks; regs_lock held. */
@@ -438,6 +517,7 @@ static void mslice_config_write(struct mslice_state *ms, unsigned int pos,
 		m = mask >> (8 * (pos & 3));
 		ms->config[pos] = (ms->config[pos] & ~m) | (*buf & m);
 	}
+	mslice_decode_update(ms);
 }
 
 /*
@@ -474,6 +554,38 @@ static int mslice_cmd_sum(struct mslice_state *ms, u64 *result)
 	return ret;
 }
 
+/*
+ * Pins, kept across commands (see BAR1)
+ */
+
+/* Drop the pins in [@iova, @iova + @length); pins_lock held. */
+static void mslice_unpin_range(struct mslice_state *ms, u64 iova, u64 length)
+{
+	unsigned int i, kept = 0;
+
+	lockdep_assert_held(&ms->pins_lock);
+	for (i = 0; i < ms->nr_pins; i++) {
+		if (ms->pins[i] >= iova && ms->pins[i] - iova < length)
+			vfio_unpin_pages(&ms->vdev, ms->pins[i], 1);
+		else
+			ms->pins[kept++] = ms->pins[i];
+	}
+	ms->nr_pins = kept;
+}
+
+static void mslice_keep_pin(struct mslice_state *ms, dma_addr_t page_iova)
+{
+	mutex_lock(&ms->pins_lock);
+	if (ms->nr_pins == MSLICE_MAX_PINS) {
+		vfio_unpin_pages(&ms->vdev, ms->pins[0], 1);
+		memmove(ms->pins, ms->pins + 1,
+			(MSLICE_MAX_PINS - 1) * sizeof(ms->pins[0]));
+		ms->nr_pins--;
+	}
+	ms->pins[ms->nr_pins++] = page_iova;
+	mutex_unlock(&ms->pins_lock);
+}
+
 static int mslice_cmd_pin(struct mslice_state *ms, u64 *result)
 {
 	dma_addr_t page_iova = ms->iova & PAGE_MASK;
@@ -491,7 +603,7 @@ static int mslice_cmd_pin(struct mslice_state *ms, u64 *result)
 	va = kmap_local_page(page);
 	*result = *(u64 *)(va + offset_in_page(ms->iova));
 	kunmap_local(va);
-	vfio_unpin_pages(&ms->vdev, page_iova, 1);
+	mslice_keep_pin(ms, page_iova);
 	return 0;
 }
 
@@ -586,21 +698,30 @@ static ssize_t mslice_bar0_rw(struct mslice_state *ms, char __user *ubuf,
 	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
+	/* User memory is copied outside mem_lock: it may be a BAR0 mmap. */
 	while (done < count) {
 		n = min_t(size_t, count - done, PAGE_SIZE);
-		if (write) {
-			if (copy_from_user(buf, ubuf + done, n))
-				break;
+		if (write && copy_from_user(buf, ubuf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		down_read(&ms->mem_lock);
+		ret = ms->mem_off ? -EIO : 0;
+		if (!ret && write)
 			memcpy_toio(io + done, buf, n);
-		} else {
+		else if (!ret)
 			memcpy_fromio(buf, io + done, n);
-			if (copy_to_user(ubuf + done, buf, n))
-				break;
+		up_read(&ms->mem_lock);
+		if (ret)
+			break;
+		if (!write && copy_to_user(ubuf + done, buf, n)) {
+			ret = -EFAULT;
+			break;
 		}
 		done += n;
 	}
 	kfree(buf);
-	return done ? done : -EFAULT;
+	return done ? done : ret;
 }
 
 /* Registers are little-endian, 4 or 8 bytes. */
@@ -708,6 +829,7 @@ static void mslice_reset(struct mslice_state *ms)
 {
 	mutex_lock(&ms->regs_lock);
 	mslice_config_init(ms);
+	mslice_decode_update(ms);
 	ms->iova = 0;
 	ms->len = 0;
 	ms->status = 0;
@@ -788,9 +910,40 @@ static long mslice_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	return -ENOTTY;
 }
 
-/* Commands pin a page only for their own duration: nothing to drop. */
+/* The user unmaps an IOVA range: drop what PIN kept there. */
 static void mslice_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
+	struct mslice_state *ms = to_mslice(vdev);
+
+	mutex_lock(&ms->pins_lock);
+	mslice_unpin_range(ms, iova, length);
+	mutex_unlock(&ms->pins_lock);
+}
+
+/*
+ * vfio core starts every session with the memory usable; say so if BAR0
+ * does not decode (the config space is kept between users, and the
+ * parent may be resetting).
+ */
+static int mslice_open_device(struct vfio_device *vdev)
+{
+	struct mslice_state *ms = to_mslice(vdev);
+
+	down_write(&ms->mem_lock);
+	if (ms->mem_off)
+		vfio_device_mem_update(vdev, false);
+	up_write(&ms->mem_lock);
+	return 0;
+}
+
+/* The last user is gone: drop every pin it left, as kvmgt does. */
+static void mslice_close_device(struct vfio_device *vdev)
+{
+	struct mslice_state *ms = to_mslice(vdev);
+
+	mutex_lock(&ms->pins_lock);
+	mslice_unpin_range(ms, 0, U64_MAX);
+	mutex_unlock(&ms->pins_lock);
 }
 
 /*
@@ -809,6 +962,8 @@ static int mslice_init_dev(struct vfio_device *vdev)
 	ms->mp = mp;
 	ms->type = type;
 	mutex_init(&ms->regs_lock);
+	mutex_init(&ms->pins_lock);
+	init_rwsem(&ms->mem_lock);
 	mslice_config_init(ms);
 
 	mutex_lock(&mp->lock);
@@ -818,11 +973,17 @@ static int mslice_init_dev(struct vfio_device *vdev)
 		ret = -ENOSPC;
 	mutex_unlock(&mp->lock);
 	if (ret) {
+		mutex_destroy(&ms->pins_lock);
 		mutex_destroy(&ms->regs_lock);
 		return ret;
 	}
 	/* mslice_release_dev() needs the parent, which unbind may have let go. */
 	get_device(&mp->dev);
+	mutex_lock(&mp->mdevs_lock);
+	if (mp->in_reset)
+		ms->mem_off |= MSLICE_OFF_PARENT;
+	list_add_tail(&ms->node, &mp->mdevs);
+	mutex_unlock(&mp->mdevs_lock);
 	return 0;
 }
 
@@ -835,12 +996,16 @@ static void mslice_release_dev(struct vfio_device *vdev)
 	struct mslice_state *ms = to_mslice(vdev);
 	struct mslice_parent *mp = ms->mp;
 
+	mutex_lock(&mp->mdevs_lock);
+	list_del(&ms->node);
+	mutex_unlock(&mp->mdevs_lock);
 	mutex_lock(&mp->lock);
 	if (ms->has_slice)
 		bitmap_clear(mp->used, ms->unit, ms->type->units);
 	else
 		mp->unplaced[ms->type - mp->types]--;
 	mutex_unlock(&mp->lock);
+	mutex_destroy(&ms->pins_lock);
 	mutex_destroy(&ms->regs_lock);
 	put_device(&mp->dev);
 }
@@ -849,6 +1014,8 @@ static const struct vfio_device_ops mslice_dev_ops = {
 	.name = "vfio-mslice",
 	.init = mslice_init_dev,
 	.release = mslice_release_dev,
+	.open_device = mslice_open_device,
+	.close_device = mslice_close_device,
 	.read = mslice_read,
 	.write = mslice_write,
 	.ioctl = mslice_ioctl,
@@ -989,6 +1156,7 @@ static void mslice_parent_release(struct device *dev)
 	struct mslice_parent *mp = container_of(dev, struct mslice_parent, dev);
 
 	bitmap_free(mp->used);
+	mutex_destroy(&mp->mdevs_lock);
 	mutex_destroy(&mp->lock);
 	kfree(mp);
 }
@@ -1027,6 +1195,8 @@ static int mslice_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id
 		goto err_release;
 	}
 	mutex_init(&mp->lock);
+	mutex_init(&mp->mdevs_lock);
+	INIT_LIST_HEAD(&mp->mdevs);
 	mp->pdev = pdev;
 	mp->nr_units = len / MSLICE_UNIT;
 	mp->bar_pfn = pci_resource_start(pdev, MSLICE_PARENT_BAR) >> PAGE_SHIFT;
@@ -1092,6 +1262,43 @@ static void mslice_pci_remove(struct pci_dev *pdev)
 	device_unregister(&mp->dev);
 }
 
+/*
+ * A reset of the parent (pci_reset_function(): its sysfs reset attribute,
+ * or a bus reset): every mdev's BAR0 stops decoding first, and decodes
+ * again once the parent is restored.  Called under the PCI device lock,
+ * which holds off unbind, so the parent is bound throughout.
+ */
+static void mslice_parent_reset(struct pci_dev *pdev, bool resetting)
+{
+	struct mslice_parent *mp = pci_get_drvdata(pdev);
+	struct mslice_state *ms;
+
+	if (!mp)
+		return;
+	mutex_lock(&mp->mdevs_lock);
+	mp->in_reset = resetting;
+	list_for_each_entry(ms, &mp->mdevs, node)
+		mslice_mem_off(ms, MSLICE_OFF_PARENT, resetting);
+	mutex_unlock(&mp->mdevs_lock);
+	pci_info(pdev, "reset %s: mdev memory %s\n",
+		 resetting ? "begins" : "done", resetting ? "revoked" : "restored");
+}
+
+static void mslice_reset_prepare(struct pci_dev *pdev)
+{
+	mslice_parent_reset(pdev, true);
+}
+
+static void mslice_reset_done(struct pci_dev *pdev)
+{
+	mslice_parent_reset(pdev, false);
+}
+
+static const struct pci_error_handlers mslice_err_handlers = {
+	.reset_prepare = mslice_reset_prepare,
+	.reset_done = mslice_reset_done,
+};
+
 static const struct pci_device_id mslice_pci_ids[] = {
 	{ PCI_DEVICE(PCI_VENDOR_ID_REDHAT_QUMRANET, 0x1110) },	/* ivshmem */
 	{ }
@@ -1103,6 +1310,7 @@ static struct pci_driver mslice_pci_driver = {
 	.id_table = mslice_pci_ids,
 	.probe = mslice_pci_probe,
 	.remove = mslice_pci_remove,
+	.err_handler = &mslice_err_handlers,
 };
 
 static int __init mslice_init(void)

@@ -20,6 +20,10 @@
  *  - stress: MAP/UNMAP, decode toggling and open/map/close of the peer race
  *    for a while; then DMA is right, and the unbind test, which runs last,
  *    shows nothing still holds the peer.
+
+ *  - sysfs reset: a reset of the peer through its sysfs reset attribute
+ *    (the PCI core, behind vfio's back) revokes the mapping while it runs
+ *    and restores it after, as VFIO_DEVICE_RESET does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -483,6 +487,103 @@ TEST_F_TIMEOUT(life, unbind_completes_and_stops_dma, 120)
 	ASSERT_TRUE(bound_to_vfio(c->shm.bdf));
 	ASSERT_EQ((int64_t)c->bar2.size,
 		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
+}
+
+/* Reset the peer through the PCI core: its sysfs reset attribute. */
+static int sysfs_reset(struct vfio_p2p_ctx *c)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", c->shm.bdf);
+	return vfio_p2p_sysfs_write(path, "1");
+}
+
+/* dma_across_reset(), with the reset done by the PCI core instead. */
+static int dma_across_sysfs_reset(struct vfio_p2p_ctx *c, uint32_t seed,
+				  int64_t lead_us)
+{
+	int64_t fire;
+	int ret;
+
+	vfio_p2p_fill(c->ram, DMA_LEN, seed);
+	ret = edu_dma_from_iova(c->edu_regs, VFIO_P2P_IOVA_RAM, DMA_LEN);
+	if (ret)
+		return ret;
+	ret = edu_dma_to_iova_start(c->edu_regs, IOVA_BAR + OFF, DMA_LEN);
+	if (ret)
+		return ret;
+	fire = now_us() + 100000;
+	while (now_us() < fire - lead_us)
+		;
+	ret = sysfs_reset(c);
+	if (ret)
+		return ret;
+	return edu_dma_wait(c->edu_regs);
+}
+
+/*
+ * A reset of the peer by the PCI core (its sysfs reset attribute calls
+ * pci_reset_function(), which calls vfio-pci's reset_prepare and
+ * reset_done), with the BAR mapped and the device open: as for
+ * reset_revokes_then_restores, a DMA issued inside the reset must fault at
+ * the IOMMU (revoked), none may vanish at the undecoded BAR, and the same
+ * IOVA works after the reset.
+ */
+TEST_F_TIMEOUT(life, sysfs_reset_revokes_then_restores, 180)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+	int64_t lead, span, t;
+	bool faulted = false;
+	char path[128], needle[64];
+	int tries = 0, kmsg, ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", c->shm.bdf);
+	if (access(path, W_OK))
+		SKIP(return, "%s has no reset method (the rig puts it behind a root port)",
+		     c->shm.bdf);
+	snprintf(needle, sizeof(needle), "fault addr 0x%llx",
+		 (unsigned long long)(IOVA_BAR + OFF));
+
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed));
+	t = now_us();
+	ret = sysfs_reset(c);
+	ASSERT_EQ(0, ret) TH_LOG("writing %s: %s", path, strerror(-ret));
+	span = now_us() - t;
+	TH_LOG("sysfs reset of %s took %lld us", c->shm.bdf, (long long)span);
+	/* Restored once the reset is done, with nothing for the user to redo. */
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, ++seed));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed))
+		TH_LOG("DMA did not land after the sysfs reset");
+
+	/* DMAR fault messages are rate-limited: 10 per 5 s. */
+	sleep(6);
+	kmsg = vfio_p2p_kmsg_open();
+	ASSERT_LE(0, kmsg);
+	for (lead = 0; lead <= span + 15000 && !faulted; lead += 500) {
+		seed++;
+		tries++;
+		ASSERT_EQ(0, dma_across_sysfs_reset(c, seed, lead));
+		faulted = vfio_p2p_kmsg_wait(kmsg, needle, 200);
+		if (!faulted) {
+			EXPECT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed))
+				TH_LOG("lead %lld us: DMA neither faulted nor landed",
+				       (long long)lead);
+		} else {
+			EXPECT_NE(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed))
+				TH_LOG("lead %lld us: a faulted DMA landed", (long long)lead);
+		}
+	}
+	close(kmsg);
+	EXPECT_TRUE(faulted)
+		TH_LOG("no DMA inside %d sysfs resets faulted: the mapping was not revoked",
+		       tries);
+
+	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, ++seed));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed))
+		TH_LOG("DMA did not land after the sysfs resets");
+	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed);
 }
 
 TEST_HARNESS_MAIN

@@ -25,8 +25,17 @@
  *  - remove_during_map_loop: B is removed while a thread maps and unmaps
  *    its BAR in a loop, a smoke test of that race: no error but EFAULT
  *    (after B is gone its range is PROT_NONE memory), no kernel report;
+ *    B holds a pin of RAM (type1v2), which its close drops;
  *  - parent_unbind_releases: unbinding the parent waits for the mdevs'
- *    user, and then no DMA reaches either slice; the parent binds again.
+ *    user, and then no DMA reaches either slice; the parent binds again;
+ *  - decode_off_revokes: clearing the memory bit of B's emulated command
+ *    register revokes the IOMMU mapping of B's BAR0 (edu's DMA does not
+ *    land, A's device model cannot read it, BAR0 reads fail, MAP_DMA is
+ *    refused); setting it again restores the mapping at the same IOVA;
+ *  - parent_reset_revokes: a reset of the parent PCI function through its
+ *    sysfs reset attribute, while the BARs are mapped, revokes the
+ *    mappings during the reset (each mdev's BAR0 reads fail while the
+ *    reset holds the parent) and restores them after it.
  *
  * Each test runs for VFIO_TYPE1_IOMMU and VFIO_TYPE1v2_IOMMU.  Without an
  * mslice parent (the stock kernel) every test skips.
@@ -61,6 +70,7 @@
 #define IOVA_LOOP	0x100000000ULL
 #define IOVA_NONE	0x70000000ULL	/* never mapped */
 #define OFF		0x90000UL	/* where in a BAR0 the DMAs go */
+#define OFF2		0xa0000UL	/* where the DMAs that must not land go */
 #define MAX_MDEVS	80
 
 /* mslice's BAR1 registers (see mslice.c). */
@@ -807,11 +817,20 @@ static void *map_loop(void *arg)
 TEST_F_TIMEOUT(mslice, remove_during_map_loop, 120)
 {
 	struct map_loop l = { .c = &self->c, .size = self->b.size };
+	uint64_t result;
 	pthread_t t;
 	void *p;
 
 	l.bar = mdev_map_bar(&self->b);
 	ASSERT_NE(NULL, l.bar);
+	/*
+	 * B keeps a pin until its close, as a vGPU does, so that the close
+	 * during the removal unpins (dev_set->lock -> the backend's lock)
+	 * while the loop maps: lockdep sees both orders if the backend ever
+	 * drops a device reference under its own lock.
+	 */
+	if (variant->iommu_type == VFIO_TYPE1v2_IOMMU)
+		ASSERT_EQ(0, doorbell(&self->b, CMD_PIN, VFIO_P2P_IOVA_RAM, 0, &result));
 	ASSERT_EQ(0, pthread_create(&t, NULL, map_loop, &l));
 	usleep(500000);
 
@@ -928,6 +947,142 @@ TEST_F_TIMEOUT(mslice, parent_unbind_releases, 120)
 
 	ASSERT_EQ(0, vfio_p2p_sysfs_write("/sys/bus/pci/drivers/mslice/bind", self->parent));
 	ASSERT_TRUE(parent_idle(self->parent, self->bar_size));
+	ASSERT_EQ((int64_t)self->a.size, vfio_p2p_unmap(c->container, IOVA_A, self->a.size, 0));
+	ASSERT_EQ((int64_t)self->b.size, vfio_p2p_unmap(c->container, IOVA_B, self->b.size, 0));
+}
+
+/* One u32 read of @m's BAR0 through the fd: 0 or -errno. */
+static int bar0_pread(struct mdev *m, uint64_t off, uint32_t *val)
+{
+	if (pread(m->dev.fd, val, sizeof(*val), m->bar0.offset + off) != sizeof(*val))
+		return -errno;
+	return 0;
+}
+
+/*
+ * The memory bit of B's emulated command register decodes B's BAR0: clear,
+ * nothing reaches the BAR (edu's DMA through the IOMMU, A's device model
+ * through vfio_dma_rw(), the fd), and a new MAP_DMA of it is refused; set
+ * again, the mapping made before works at the same IOVA.
+ */
+TEST_F_TIMEOUT(mslice, decode_off_revokes, 120)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed(), val;
+	uint64_t sum;
+	int64_t off_b;
+	uint8_t *b;
+	int ret;
+
+	b = mdev_map_bar(&self->b);
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, vfio_p2p_map(c->container, b, IOVA_B, self->b.size, RW));
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(b + OFF, DMA_LEN, seed));
+	vfio_p2p_fill(b + OFF2, DMA_LEN, seed + 3);
+	off_b = slice_offset(&self->b);
+	ASSERT_LE(0, off_b);
+	ASSERT_EQ(0, doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum));
+
+	ASSERT_EQ(0, vfio_p2p_pci_command(&self->b.dev, 0, PCI_COMMAND_MEMORY));
+	ASSERT_EQ(-EIO, bar0_pread(&self->b, OFF, &val));
+	/* edu's DMA to the mapped IOVA: the IOMMU must refuse it. */
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF2, DMA_LEN, seed + 1));
+	ret = doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum);
+	ASSERT_GT(0, ret) TH_LOG("A's device model read B's BAR0 with decode off: %d", ret);
+	ret = vfio_p2p_map(c->container, b, IOVA_B + 4 * MIB, self->b.size, RW);
+	EXPECT_NE(0, ret) TH_LOG("MAP_DMA of B's BAR0 with decode off succeeded");
+	if (!ret)
+		vfio_p2p_unmap(c->container, IOVA_B + 4 * MIB, self->b.size, 0);
+
+	ASSERT_EQ(0, vfio_p2p_pci_command(&self->b.dev, PCI_COMMAND_MEMORY, 0));
+	ASSERT_EQ(0, bar0_pread(&self->b, OFF, &val));
+	ASSERT_EQ(-1, vfio_p2p_check(b + OFF2, DMA_LEN, seed + 3))
+		TH_LOG("edu's DMA reached B's BAR0 while its decode was off");
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed + 2));
+	ASSERT_EQ(-1, vfio_p2p_check(b + OFF, DMA_LEN, seed + 2))
+		TH_LOG("the mapping did not come back with decode on");
+	ret = doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum);
+	ASSERT_EQ(0, ret) TH_LOG("SUM of B's BAR after decode on: %s", strerror(-ret));
+	ASSERT_EQ(vfio_p2p_fnv1a64(b + OFF, DMA_LEN), sum);
+	vfio_p2p_host_expect(self->parent, off_b + OFF, DMA_LEN, seed + 2);
+	ASSERT_EQ((int64_t)self->b.size, vfio_p2p_unmap(c->container, IOVA_B, self->b.size, 0));
+}
+
+struct reset_probe {
+	struct mdev *m;
+	bool stop;			/* __atomic accesses only */
+	unsigned long reads, failed;
+};
+
+/* Read @m's BAR0 through the fd until told to stop, counting failures. */
+static void *reset_probe_thread(void *arg)
+{
+	struct reset_probe *r = arg;
+	uint32_t val;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		r->reads++;
+		if (bar0_pread(r->m, OFF, &val) == -EIO)
+			r->failed++;
+	}
+	return NULL;
+}
+
+/*
+ * A reset of the parent, through its sysfs reset attribute, with both BARs
+ * mapped: during the reset each mdev's BAR0 does not decode (a thread
+ * reading B's BAR0 sees EIO), and afterwards the mappings made before work
+ * again at the same IOVAs.  The rig puts the parent behind a root port, so
+ * that it has a reset method (a secondary bus reset).
+ */
+TEST_F_TIMEOUT(mslice, parent_reset_revokes, 120)
+{
+	struct reset_probe r = { .m = &self->b };
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+	char path[PATH_MAX];
+	uint8_t *a, *b;
+	uint64_t sum;
+	pthread_t t;
+	int i, ret;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", self->parent);
+	ASSERT_EQ(0, access(path, W_OK))
+		TH_LOG("the mdev parent %s has no reset method", self->parent);
+	a = mdev_map_bar(&self->a);
+	b = mdev_map_bar(&self->b);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, vfio_p2p_map(c->container, a, IOVA_A, self->a.size, RW));
+	ASSERT_EQ(0, vfio_p2p_map(c->container, b, IOVA_B, self->b.size, RW));
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(b + OFF, DMA_LEN, seed));
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, reset_probe_thread, &r));
+	for (i = 0; i < 5; i++) {
+		ret = vfio_p2p_sysfs_write(path, "1");
+		if (ret)
+			break;
+	}
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, ret) TH_LOG("resetting the parent: %s", strerror(-ret));
+	TH_LOG("%lu reads of B's BAR0 during 5 parent resets, %lu refused",
+	       r.reads, r.failed);
+	EXPECT_LT(0, r.failed) TH_LOG("B's BAR0 decoded all through the parent's resets");
+
+	/* After the reset both mappings work again. */
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed + 1));
+	ASSERT_EQ(-1, vfio_p2p_check(b + OFF, DMA_LEN, seed + 1))
+		TH_LOG("B's mapping did not come back after the parent's reset");
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_A + OFF, DMA_LEN, seed + 2));
+	ASSERT_EQ(-1, vfio_p2p_check(a + OFF, DMA_LEN, seed + 2))
+		TH_LOG("A's mapping did not come back after the parent's reset");
+	ret = doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum);
+	ASSERT_EQ(0, ret) TH_LOG("SUM of B's BAR after the reset: %s", strerror(-ret));
+	ASSERT_EQ(vfio_p2p_fnv1a64(b + OFF, DMA_LEN), sum);
+	vfio_p2p_host_expect(self->parent, slice_offset(&self->b) + OFF, DMA_LEN, seed + 1);
 	ASSERT_EQ((int64_t)self->a.size, vfio_p2p_unmap(c->container, IOVA_A, self->a.size, 0));
 	ASSERT_EQ((int64_t)self->b.size, vfio_p2p_unmap(c->container, IOVA_B, self->b.size, 0));
 }
