@@ -13,7 +13,10 @@ Inputs, all in the boot's output directory:
 
 Prints one summary line per suite and ends with the plain
 "N passed, N failed, N skipped".  Exits 1 when a test failed, a kernel report
-appeared, the guest did not finish (timeout, panic) or no test ran at all.
+appeared (the hung-task, soft-lockup and workqueue-lockup detectors
+included), the guest dumped its stacks (a test or the boot ran out of time:
+rig/guest/dump), the guest did not finish (timeout, panic) or no test ran
+at all.
 """
 import argparse
 import json
@@ -27,7 +30,16 @@ REPORT = re.compile(
     r'kernel BUG at|possible circular locking|possible recursive locking|'
     r'inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|'
     r'unreferenced object 0x|ODEBUG:|Call Trace:|list_add corruption|'
-    r'list_del corruption|refcount_t:)')
+    r'list_del corruption|refcount_t:|soft lockup|hard LOCKUP|'
+    r'workqueue lockup|rcu: INFO: .* detected stalls|'
+    r'self-detected stall)')
+# The detectors' own reports, which count even inside a rig stack dump.
+DETECTOR = re.compile(r'INFO: task .* blocked for more than|soft lockup|hard LOCKUP|'
+                      r'workqueue lockup|detected stalls|self-detected stall')
+# The rig's own stack dumps (rig/guest/dump: sysrq-w, the tasks of a test
+# that ran out of time): their stacks are not kernel reports.
+DUMP_BEGIN = re.compile(r'rig: stack dump begin: (.*)')
+DUMP_END = re.compile(r'rig: stack dump end')
 TAP_RESULT = re.compile(r'^(not ok|ok)\s+\d+\s+(.*?)(\s+#\s*(.*))?$')
 HOST_EXPECT = re.compile(
     r'vfio-p2p-host-expect: bdf=(\S+) offset=(0x[0-9a-f]+) len=(\d+) fnv1a64=(0x[0-9a-f]+)')
@@ -200,7 +212,20 @@ def main():
     host_lines, done = parse_tests(tlines, suites)
     check_host(host_lines, files, suites)
 
-    reports = [l for l in clines if REPORT.search(l)]
+    reports = []
+    dumps = []
+    in_dump = False
+    for n, l in enumerate(clines, 1):
+        m = DUMP_BEGIN.search(l)
+        if m:
+            dumps.append((n, m.group(1).strip()))
+            in_dump = True
+            continue
+        if DUMP_END.search(l):
+            in_dump = False
+            continue
+        if REPORT.search(l) and (not in_dump or DETECTOR.search(l)):
+            reports.append(l)
     problems = []
     if reports:
         problems.append('%d kernel report line(s) in the console log, first: %s'
@@ -223,6 +248,11 @@ def main():
     print('kernel reports: %s' % ('none' if not reports else ''))
     for l in reports[:20]:
         print('    ' + l.strip())
+    for n, why in dumps:
+        print('rig: stacks dumped at console.log:%d (%s)' % (n, why))
+    if dumps:
+        problems.append('the guest dumped its stacks %d time(s): a test or the boot ran out '
+                        'of time (see "rig: stack dump begin" in %s)' % (len(dumps), console))
     for p in problems:
         print('rig: ' + p)
     passed = sum(s.passed for s in suites)
