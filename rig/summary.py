@@ -33,13 +33,13 @@ REPORT = re.compile(
     r'list_del corruption|refcount_t:|soft lockup|hard LOCKUP|'
     r'workqueue lockup|rcu: INFO: .* detected stalls|'
     r'self-detected stall)')
-# The detectors' own reports, which count even inside a rig stack dump.
-DETECTOR = re.compile(r'INFO: task .* blocked for more than|soft lockup|hard LOCKUP|'
-                      r'workqueue lockup|detected stalls|self-detected stall')
-# The rig's own stack dumps (rig/guest/dump: sysrq-w, the tasks of a test
-# that ran out of time): their stacks are not kernel reports.
+# A task listing (sched_show_task(): sysrq-w in the rig's own dumps, or a
+# hung-task report, which counts by its INFO line) prints "task:NAME
+# state:X ..." and then the task's "Call Trace:": that trace alone is no
+# report.  The rig's dumps (rig/guest/dump) are listed by their begin lines.
+TASK_HEADER = re.compile(r'\btask:\S.* state:[A-Z]')
+CALL_TRACE = re.compile(r'Call Trace:')
 DUMP_BEGIN = re.compile(r'rig: stack dump begin: (.*)')
-DUMP_END = re.compile(r'rig: stack dump end')
 TAP_RESULT = re.compile(r'^(not ok|ok)\s+\d+\s+(.*?)(\s+#\s*(.*))?$')
 HOST_EXPECT = re.compile(
     r'vfio-p2p-host-expect: bdf=(\S+) offset=(0x[0-9a-f]+) len=(\d+) fnv1a64=(0x[0-9a-f]+)')
@@ -214,17 +214,21 @@ def main():
 
     reports = []
     dumps = []
-    in_dump = False
+    since_task = None   # lines since the last task listing's header
     for n, l in enumerate(clines, 1):
         m = DUMP_BEGIN.search(l)
         if m:
             dumps.append((n, m.group(1).strip()))
-            in_dump = True
             continue
-        if DUMP_END.search(l):
-            in_dump = False
+        if TASK_HEADER.search(l):
+            since_task = 0
             continue
-        if REPORT.search(l) and (not in_dump or DETECTOR.search(l)):
+        if since_task is not None:
+            since_task += 1
+        if CALL_TRACE.search(l) and since_task is not None and since_task <= 3:
+            since_task = None
+            continue
+        if REPORT.search(l):
             reports.append(l)
     problems = []
     if reports:
