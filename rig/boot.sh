@@ -12,14 +12,14 @@
 # guest BDF to its file for the host-side checks.
 # The kernel console goes to OUTDIR/console.log; the guest's test stream
 # (ttyS1) to OUTDIR/tests.log, shown live.  Exits with QEMU's status, 124
-# when the boot timed out (BOOT_TIMEOUT seconds, default 1500: room for
-# KUnit and for each kselftest program to run out of its own time, 300 s
+# when the boot timed out (BOOT_TIMEOUT seconds, default 1800: room for
+# KUnit and for each kselftest program to run out of its own time, 400 s
 # in the vfio settings file, so that a hung program never costs the boot).  IVSHMEM_SIZE and
 # IVSHMEM1_SIZE (default 16M each, powers of two), GUEST_MEM (MiB, default 1024) and PCI_HOLE64_SIZE
 # (bytes, default QEMU's) size the guest.
 set -euo pipefail
 kernel=$1 initrd=$2 out=$3 mode=$4 extra=${5:-}
-timeout=${BOOT_TIMEOUT:-1500}
+timeout=${BOOT_TIMEOUT:-1800}
 shm_size=${IVSHMEM_SIZE:-16M}
 shm1_size=${IVSHMEM1_SIZE:-16M}
 mkdir -p "$out"
