@@ -2,6 +2,7 @@
 # Boot a built kernel with the rig's initramfs and judge the run.
 # Usage: guest-run.sh check|demo|bench TREE FLAVOR
 #   EXTRA_TESTS=DIR  executables to run after our own tests (check)
+#   ONLY=C:T[,C:T...] run only these kselftest programs
 #   BREAK=1          make the P2P test expect wrong bytes: the run must fail
 #   BENCH_REPS=N BENCH_BAR=SIZES BENCH_RAM=SIZES
 #                    vfio_p2p_bench's -r, -b and -m (bench); the bench run is

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the guest initramfs with the kernel's own usr/gen_init_cpio:
-# busybox-static, rig/guest/init, the installed kselftests and, when given,
+# busybox-static, rig/guest/init (with rig/guest/timeout and rig/guest/dump),
+# the installed kselftests and, when given,
 # every executable of EXTRA_TESTS (run after ours, in file-name order).
 # Usage: initramfs.sh SRCDIR KSELFTEST_INSTALL_DIR OUT.cpio [EXTRA_TESTS_DIR]
 set -euo pipefail
@@ -21,6 +22,7 @@ list=$out.list
 	echo "file /bin/busybox /bin/busybox 0755 0 0"
 	echo "slink /bin/sh busybox 0777 0 0"
 	echo "file /usr/bin/timeout $repo/rig/guest/timeout 0755 0 0"
+	echo "file /bin/rig-dump $repo/rig/guest/dump 0755 0 0"
 	echo "file /init $repo/rig/guest/init 0755 0 0"
 	(cd "$ksft" && find . -mindepth 1 | sort) | while IFS= read -r f; do
 		f=${f#./}

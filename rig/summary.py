@@ -13,7 +13,10 @@ Inputs, all in the boot's output directory:
 
 Prints one summary line per suite and ends with the plain
 "N passed, N failed, N skipped".  Exits 1 when a test failed, a kernel report
-appeared, the guest did not finish (timeout, panic) or no test ran at all.
+appeared (the hung-task, soft-lockup and workqueue-lockup detectors
+included), the guest dumped its stacks (a test or the boot ran out of time:
+rig/guest/dump), the guest did not finish (timeout, panic) or no test ran
+at all.
 """
 import argparse
 import json
@@ -27,7 +30,16 @@ REPORT = re.compile(
     r'kernel BUG at|possible circular locking|possible recursive locking|'
     r'inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|'
     r'unreferenced object 0x|ODEBUG:|Call Trace:|list_add corruption|'
-    r'list_del corruption|refcount_t:)')
+    r'list_del corruption|refcount_t:|soft lockup|hard LOCKUP|'
+    r'workqueue lockup|rcu: INFO: .* detected stalls|'
+    r'self-detected stall)')
+# A task listing (sched_show_task(): sysrq-w in the rig's own dumps, or a
+# hung-task report, which counts by its INFO line) prints "task:NAME
+# state:X ..." and then the task's "Call Trace:": that trace alone is no
+# report.  The rig's dumps (rig/guest/dump) are listed by their begin lines.
+TASK_HEADER = re.compile(r'\btask:\S.* state:[A-Z]')
+CALL_TRACE = re.compile(r'Call Trace:')
+DUMP_BEGIN = re.compile(r'rig: stack dump begin: (.*)')
 TAP_RESULT = re.compile(r'^(not ok|ok)\s+\d+\s+(.*?)(\s+#\s*(.*))?$')
 HOST_EXPECT = re.compile(
     r'vfio-p2p-host-expect: bdf=(\S+) offset=(0x[0-9a-f]+) len=(\d+) fnv1a64=(0x[0-9a-f]+)')
@@ -200,7 +212,24 @@ def main():
     host_lines, done = parse_tests(tlines, suites)
     check_host(host_lines, files, suites)
 
-    reports = [l for l in clines if REPORT.search(l)]
+    reports = []
+    dumps = []
+    since_task = None   # lines since the last task listing's header
+    for n, l in enumerate(clines, 1):
+        m = DUMP_BEGIN.search(l)
+        if m:
+            dumps.append((n, m.group(1).strip()))
+            continue
+        if TASK_HEADER.search(l):
+            since_task = 0
+            continue
+        if since_task is not None:
+            since_task += 1
+        if CALL_TRACE.search(l) and since_task is not None and since_task <= 3:
+            since_task = None
+            continue
+        if REPORT.search(l):
+            reports.append(l)
     problems = []
     if reports:
         problems.append('%d kernel report line(s) in the console log, first: %s'
@@ -223,6 +252,11 @@ def main():
     print('kernel reports: %s' % ('none' if not reports else ''))
     for l in reports[:20]:
         print('    ' + l.strip())
+    for n, why in dumps:
+        print('rig: stacks dumped at console.log:%d (%s)' % (n, why))
+    if dumps:
+        problems.append('the guest dumped its stacks %d time(s): a test or the boot ran out '
+                        'of time (see "rig: stack dump begin" in %s)' % (len(dumps), console))
     for p in problems:
         print('rig: ' + p)
     passed = sum(s.passed for s in suites)

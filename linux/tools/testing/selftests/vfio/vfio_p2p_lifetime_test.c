@@ -26,14 +26,19 @@
  *    and restores it after, as VFIO_DEVICE_RESET does.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,19 +53,27 @@
 #define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 #define IOVA_BAR	0x40000000ULL
 #define OFF		0x90000UL	/* where in the BAR these tests write */
+#define GROUP_WAIT_S	30		/* how long setup waits for a busy group */
 
 FIXTURE(life) {
 	struct vfio_p2p_ctx c;
 	uint8_t *bar;
+	pid_t child;		/* a test's storm child, until it is reaped */
 };
 
 FIXTURE_SETUP(life)
 {
 	struct vfio_p2p_ctx *c = &self->c;
 	const char *what;
-	int ret = vfio_p2p_ctx_open(c, VFIO_TYPE1v2_IOMMU, &what);
+	/*
+	 * A process of an earlier test may still be exiting; one that holds
+	 * a group for longer than this is a bug, which the helper reports
+	 * with the holders' names.
+	 */
+	int ret = vfio_p2p_ctx_open_wait(c, VFIO_TYPE1v2_IOMMU, &what, GROUP_WAIT_S);
 
 	self->bar = NULL;
+	self->child = 0;
 	if (ret == -ENODEV || ret == -EOPNOTSUPP)
 		SKIP(return, "%s: %s", what, strerror(-ret));
 	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
@@ -74,6 +87,11 @@ FIXTURE_SETUP(life)
 
 FIXTURE_TEARDOWN(life)
 {
+	/* A test that failed with its child alive must not leave it holding the groups. */
+	if (self->child > 0) {
+		kill(self->child, SIGKILL);
+		waitpid(self->child, NULL, 0);
+	}
 	vfio_p2p_ctx_close(&self->c);
 }
 
@@ -386,28 +404,95 @@ static void *storm_opener(void *arg)
 	return NULL;
 }
 
+/*
+ * Say where the tasks of @pid ("self" for this process) are: each one's
+ * state, wait channel and kernel stack on stderr, and the blocked tasks of
+ * the whole guest in the kernel log (sysrq-w), for a test that found
+ * something stuck.
+ */
+static void dump_tasks(const char *pid, const char *why)
+{
+	char path[PATH_MAX], buf[4096];
+	struct dirent *de;
+	DIR *d;
+
+	fprintf(stderr, "# %s: the tasks of process %s:\n", why, pid);
+	snprintf(path, sizeof(path), "/proc/%s/task", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char *line, *save;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/wchan", pid, de->d_name);
+		if (vfio_p2p_sysfs_read(path, buf, sizeof(buf)))
+			buf[0] = '\0';
+		fprintf(stderr, "#   task %s, wchan %s:\n", de->d_name, buf[0] ? buf : "-");
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/stack", pid, de->d_name);
+		if (vfio_p2p_sysfs_read(path, buf, sizeof(buf)))
+			continue;
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			fprintf(stderr, "#     %s\n", line);
+	}
+	if (d)
+		closedir(d);
+	if (!vfio_p2p_sysfs_write("/proc/sysrq-trigger", "w"))
+		fprintf(stderr, "# %s: the blocked tasks' stacks are in the kernel log (sysrq-w)\n",
+			why);
+}
+
+/* The storm's threads: as many as the storm has members. */
+#define STORM_THREADS	4
+
+static void storm_init(struct storm *s, struct vfio_p2p_ctx *c, uint8_t *bar)
+{
+	static const uint64_t iova[STORM_THREADS] = {
+		0x100000000ULL, 0x200000000ULL, 0, 0x300000000ULL,
+	};
+	int i;
+
+	memset(s, 0, STORM_THREADS * sizeof(*s));
+	for (i = 0; i < STORM_THREADS; i++) {
+		s[i].c = c;
+		s[i].bar = bar;
+		s[i].iova = iova[i];
+	}
+}
+
+static void *(*const storm_fn[STORM_THREADS])(void *) = {
+	storm_mapper, storm_mapper, storm_decode, storm_opener,
+};
+
 TEST_F_TIMEOUT(life, stress_then_dma_and_unbind, 180)
 {
 	struct vfio_p2p_ctx *c = &self->c;
-	struct storm s[4] = {
-		{ .c = c, .bar = self->bar, .iova = 0x100000000ULL },
-		{ .c = c, .bar = self->bar, .iova = 0x200000000ULL },
-		{ .c = c, .bar = self->bar },
-		{ .c = c, .bar = self->bar, .iova = 0x300000000ULL },
-	};
-	void *(*fn[4])(void *) = { storm_mapper, storm_mapper, storm_decode, storm_opener };
+	struct storm s[STORM_THREADS];
 	uint32_t seed = vfio_p2p_seed();
-	pthread_t t[4];
-	int i;
+	struct timespec deadline;
+	pthread_t t[STORM_THREADS];
+	int i, ret;
 
-	for (i = 0; i < 4; i++)
-		ASSERT_EQ(0, pthread_create(&t[i], NULL, fn[i], &s[i]));
+	storm_init(s, c, self->bar);
+	for (i = 0; i < STORM_THREADS; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, storm_fn[i], &s[i]));
 	sleep(8);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < STORM_THREADS; i++)
 		__atomic_store_n(&s[i].stop, true, __ATOMIC_RELAXED);
-	for (i = 0; i < 4; i++)
-		pthread_join(t[i], NULL);
-	for (i = 0; i < 4; i++) {
+	/*
+	 * Each thread checks its stop flag between two calls, each of which
+	 * takes milliseconds: one that is not back within a minute is stuck,
+	 * and its stack says where.
+	 */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 60;
+	for (i = 0; i < STORM_THREADS; i++) {
+		ret = pthread_timedjoin_np(t[i], NULL, &deadline);
+		if (ret)
+			dump_tasks("self", "a storm thread did not stop");
+		ASSERT_EQ(0, ret)
+			TH_LOG("storm thread %d still runs 60 s after it was told to stop", i);
+	}
+	for (i = 0; i < STORM_THREADS; i++) {
 		TH_LOG("thread %d: %lu done, %lu refused", i, s[i].ok, s[i].failed);
 		EXPECT_LT(0, s[i].ok);
 	}
@@ -418,6 +503,140 @@ TEST_F_TIMEOUT(life, stress_then_dma_and_unbind, 180)
 	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed));
 	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed);
 	ASSERT_LT(0, vfio_p2p_unmap(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL));
+}
+
+/*
+ * The storm of the test above in a process of its own, which the test kills:
+ * tell @ready once every thread has done some of its work, then wait.
+ */
+static void storm_child(int ready)
+{
+	struct storm s[STORM_THREADS];
+	pthread_t t[STORM_THREADS];
+	struct vfio_p2p_ctx c;
+	const char *what;
+	uint8_t *bar;
+	int i, busy;
+
+	if (vfio_p2p_ctx_open(&c, VFIO_TYPE1v2_IOMMU, &what)) {
+		fprintf(stderr, "# storm child: %s failed\n", what);
+		_exit(2);
+	}
+	bar = vfio_p2p_region_mmap(&c.shm, &c.bar2, 0, c.bar2.size,
+				   PROT_READ | PROT_WRITE);
+	if (bar == MAP_FAILED)
+		_exit(3);
+	c.bar2.map = bar;
+	if (vfio_p2p_map(c.container, bar, IOVA_BAR, c.bar2.size, RW))
+		_exit(4);
+	storm_init(s, &c, bar);
+	for (i = 0; i < STORM_THREADS; i++)
+		if (pthread_create(&t[i], NULL, storm_fn[i], &s[i]))
+			_exit(5);
+	do {
+		usleep(10000);
+		for (i = 0, busy = 0; i < STORM_THREADS; i++)
+			busy += !!__atomic_load_n(&s[i].ok, __ATOMIC_RELAXED);
+	} while (busy < STORM_THREADS);
+	if (write(ready, "s", 1) != 1)
+		_exit(6);
+	for (;;)
+		pause();
+}
+
+/* Reap @pid within @secs seconds: 0, or -ETIMEDOUT. */
+static int reap(pid_t pid, int *status, int secs)
+{
+	int64_t end = now_us() + secs * 1000000LL;
+
+	while (waitpid(pid, status, WNOHANG) != pid) {
+		if (now_us() > end)
+			return -ETIMEDOUT;
+		usleep(20000);
+	}
+	return 0;
+}
+
+#define KILL_ROUNDS	4
+
+/*
+ * A process killed in the middle of the storm lets go of everything it held:
+ * once it is reaped, both groups and both devices open at once, the peer BAR
+ * maps at the IOVA the dead process used, and DMA lands there.  Each round
+ * kills the child at another point of its work.
+ */
+TEST_F_TIMEOUT(life, killed_in_storm_leaves_nothing_busy, 240)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+	struct pollfd pfd;
+	int round, p[2], status, ret;
+	const char *what;
+	char pid_s[16], b;
+	pid_t pid;
+
+	/* The child must be the groups' only holder. */
+	vfio_p2p_ctx_close(c);
+	vfio_p2p_ctx_init(c);
+	self->bar = NULL;
+	for (round = 0; round < KILL_ROUNDS; round++, seed += 2) {
+		ASSERT_EQ(0, pipe(p));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			close(p[0]);
+			storm_child(p[1]);
+		}
+		self->child = pid;
+		close(p[1]);
+		snprintf(pid_s, sizeof(pid_s), "%d", pid);
+		pfd.fd = p[0];
+		pfd.events = POLLIN;
+		ret = poll(&pfd, 1, 60000);
+		if (ret != 1)
+			dump_tasks(pid_s, "the storm child did not start");
+		ASSERT_EQ(1, ret) TH_LOG("round %d: the storm did not start in 60 s", round);
+		ASSERT_EQ(1, read(p[0], &b, 1))
+			TH_LOG("round %d: the storm child died before its storm", round);
+		close(p[0]);
+		/* Somewhere else in the threads' loops each round. */
+		usleep(1000 * ((seed % 300) + round * 97));
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		ret = reap(pid, &status, 60);
+		if (ret)
+			dump_tasks(pid_s, "the killed storm child did not exit");
+		ASSERT_EQ(0, ret)
+			TH_LOG("round %d: the killed child did not exit in 60 s", round);
+		self->child = 0;
+		ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+			TH_LOG("round %d: the child ended with status 0x%x, not SIGKILL",
+			       round, status);
+
+		/* Reaped: nothing of it may hold a group or a device now. */
+		ret = vfio_p2p_ctx_open(c, VFIO_TYPE1v2_IOMMU, &what);
+		if (ret == -EBUSY)
+			vfio_p2p_report_holders();
+		ASSERT_EQ(0, ret)
+			TH_LOG("round %d, the killed storm reaped: %s: %s", round, what,
+			       strerror(-ret));
+		self->bar = vfio_p2p_region_mmap(&c->shm, &c->bar2, 0, c->bar2.size,
+						 PROT_READ | PROT_WRITE);
+		ASSERT_NE(MAP_FAILED, self->bar);
+		c->bar2.map = self->bar;
+		/* Decode may have been off when the child died. */
+		ASSERT_EQ(0, vfio_p2p_pci_command(&c->shm, PCI_COMMAND_MEMORY, 0));
+		ASSERT_EQ(0, vfio_p2p_map(c->container, self->bar, IOVA_BAR,
+					  c->bar2.size, RW));
+		ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed));
+		ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed))
+			TH_LOG("round %d: DMA did not land after the killed storm", round);
+		vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed);
+		if (round + 1 < KILL_ROUNDS) {
+			vfio_p2p_ctx_close(c);
+			vfio_p2p_ctx_init(c);
+			self->bar = NULL;
+		}
+	}
 }
 
 static bool bound_to_vfio(const char *bdf)

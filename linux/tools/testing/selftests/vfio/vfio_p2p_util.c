@@ -548,3 +548,89 @@ bool vfio_p2p_break_requested(void)
 
 	return v && *v && strcmp(v, "0");
 }
+
+/* "S (sleeping)"-style state and the wait channel of @pid, into @buf. */
+static void task_state(const char *pid, char *buf, size_t len)
+{
+	char path[PATH_MAX], state[64] = "?", wchan[64] = "?";
+	char line[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/status", pid);
+	f = fopen(path, "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "State: %63[^\n]", state) == 1)
+				break;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%s/wchan", pid);
+	vfio_p2p_sysfs_read(path, wchan, sizeof(wchan));
+	snprintf(buf, len, "state %s, wchan %s", state, wchan);
+}
+
+void vfio_p2p_report_holders(void)
+{
+	struct dirent *pe, *fe;
+	DIR *proc, *fds;
+	int n = 0;
+
+	proc = opendir("/proc");
+	if (!proc)
+		return;
+	while ((pe = readdir(proc))) {
+		char dir[PATH_MAX], target[PATH_MAX], st[160];
+		int groups = 0, devices = 0;
+		ssize_t len;
+
+		if (pe->d_name[0] < '0' || pe->d_name[0] > '9')
+			continue;
+		snprintf(dir, sizeof(dir), "/proc/%s/fd", pe->d_name);
+		fds = opendir(dir);
+		if (!fds)
+			continue;
+		while ((fe = readdir(fds))) {
+			len = readlinkat(dirfd(fds), fe->d_name, target, sizeof(target) - 1);
+			if (len < 0)
+				continue;
+			target[len] = '\0';
+			if (!strncmp(target, "/dev/vfio/", 10) && target[10] >= '0' &&
+			    target[10] <= '9')
+				groups++;
+			else if (strstr(target, "[vfio-device]"))
+				devices++;
+		}
+		closedir(fds);
+		if (!groups && !devices)
+			continue;
+		task_state(pe->d_name, st, sizeof(st));
+		fprintf(stderr, "# vfio holder: pid %s (%s): %d group fd(s), %d device fd(s)\n",
+			pe->d_name, st, groups, devices);
+		n++;
+	}
+	closedir(proc);
+	if (!n)
+		fprintf(stderr, "# vfio holder: no process holds a vfio group or device fd\n");
+}
+
+int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **what,
+			   int wait_s)
+{
+	struct timespec start, now;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		ret = vfio_p2p_ctx_open(c, iommu_type, what);
+		if (ret != -EBUSY)
+			return ret;
+		vfio_p2p_ctx_close(c);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= wait_s)
+			break;
+		usleep(200000);
+	}
+	fprintf(stderr, "# %s: still busy after %d s; the holders:\n", *what, wait_s);
+	vfio_p2p_report_holders();
+	return -EBUSY;
+}

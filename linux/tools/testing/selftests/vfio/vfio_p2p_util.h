@@ -140,6 +140,17 @@ int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
 void vfio_p2p_ctx_close(struct vfio_p2p_ctx *c);
 /* An empty context (no fd, no mapping) that vfio_p2p_ctx_close() accepts. */
 void vfio_p2p_ctx_init(struct vfio_p2p_ctx *c);
+/*
+ * vfio_p2p_ctx_open(), retried while a group is busy (EBUSY: another process
+ * still holds it, such as one of an earlier test that is still exiting), for
+ * at most @wait_s seconds.  Still busy then, it names on stderr each process
+ * that holds a vfio group or device fd, with its state and wait channel,
+ * and returns -EBUSY.
+ */
+int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **what,
+			   int wait_s);
+/* Print on stderr every process holding a vfio group or device fd. */
+void vfio_p2p_report_holders(void);
 
 /* Read a sysfs file into @buf (NUL-terminated), or write @val to one: 0 or -errno. */
 int vfio_p2p_sysfs_read(const char *path, char *buf, size_t len);
