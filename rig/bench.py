@@ -164,6 +164,13 @@ def hits(tr, key):
     return tr[key + '_hits']
 
 
+def fmt_signed_ns(ns):
+    """A difference of times: noise can make it negative."""
+    if ns is None:
+        return '-'
+    return '-' + fmt_ns(-ns) if ns < 0 else fmt_ns(ns)
+
+
 def fmt_count(v):
     return 'n/a' if v is None else str(v)
 
@@ -213,7 +220,7 @@ def links_table(runs, say, problems):
                 label, n,
                 '%s (%s)' % (fmt_ns(st['median']), fmt_ns(st['min'])) if st else '-',
                 '%s (%s)' % (fmt_ns(pp['median']), fmt_ns(pp['min'])) if pp else '-',
-                fmt_ns(per_link), fmt_ns(per_added) if per_added is not None else '-',
+                fmt_ns(per_link), fmt_signed_ns(per_added),
                 '%s | %s' % (fmt_count(hits(tr['stock'], 'iotlb_sync')),
                              fmt_count(hits(tr['p2p'], 'iotlb_sync'))),
                 calls, nt))

@@ -549,6 +549,16 @@ static int fail_links(const char *what, unsigned int n, int err)
 static uint64_t cfg_offset;	/* of the peer's config region in its fd */
 static uint16_t peer_command;	/* its PCI_COMMAND, memory decode on */
 
+static int peer_write_command(uint16_t cmd)
+{
+	ssize_t ret = pwrite(ctx.shm.fd, &cmd, sizeof(cmd), cfg_offset + PCI_COMMAND);
+
+	if (ret < 0)
+		return -errno;
+	return ret == sizeof(cmd) ? 0 : -EIO;
+}
+
+/* The peer's config region and command register (again after a reopen). */
 static int peer_config_setup(void)
 {
 	struct vfio_p2p_region cfg;
@@ -561,17 +571,11 @@ static int peer_config_setup(void)
 	if (pread(ctx.shm.fd, &peer_command, sizeof(peer_command),
 		  cfg_offset + PCI_COMMAND) != sizeof(peer_command))
 		return -EIO;
-	if (!(peer_command & PCI_COMMAND_MEMORY))
-		return -ENXIO;
-	return 0;
-}
-
-static int peer_write_command(uint16_t cmd)
-{
-	if (pwrite(ctx.shm.fd, &cmd, sizeof(cmd), cfg_offset + PCI_COMMAND) !=
-	    sizeof(cmd))
-		return errno ? -errno : -EIO;
-	return 0;
+	if (peer_command & PCI_COMMAND_MEMORY)
+		return 0;
+	/* Each cycle starts and ends with the memory decoded. */
+	peer_command |= PCI_COMMAND_MEMORY;
+	return peer_write_command(peer_command);
 }
 
 /* One DISABLE+ENABLE cycle of the peer's memory, timed as one. */
@@ -688,6 +692,9 @@ static int bench_cycle(unsigned int n)
 	uint8_t *bar;
 	int i, ret;
 
+	ret = peer_config_setup();
+	if (ret)
+		return fail_links("PCI_COMMAND of the peer, memory decode on", n, ret);
 	ret = links_make(n, &bar);
 	if (ret)
 		return fail_links("MAP_DMA of the links (cycle)", n, ret);
@@ -857,9 +864,6 @@ int main(int argc, char **argv)
 	for (i = 0; i < nram; i++)
 		if (bench_ram(ram_sizes[i]))
 			return 1;
-	ret = nlinks ? peer_config_setup() : 0;
-	if (ret)
-		return fail("PCI_COMMAND of the peer, memory decode on", 0, ret);
 	for (i = 0; i < nlinks; i++) {
 		if (links[i] * LINK_SIZE > ctx.bar2.size || links[i] > UINT32_MAX) {
 			printf("bench: row=links links=%llu skipped: BAR2 is only %llu bytes\n",
