@@ -35,6 +35,10 @@ ROWS = [  # (row, op, label)
     ('ram', 'map', 'RAM map (populated)'),
     ('ram', 'unmap', 'RAM unmap'),
 ]
+LINK_ROWS = [  # (row, label, the notifier function that delivers its events)
+    ('links-cycle', 'decode off+on cycle', 'mem_update'),
+    ('links-release', 'release (last close)', 'last_close'),
+]
 
 
 def parse_run(d):
@@ -67,11 +71,12 @@ def parse_run(d):
             key = (kv['row'], kv['op'], int(kv['size']))
             if kv['op'] == 'trace':
                 trace[(kv['row'], int(kv['size']))] = {
-                    k: int(v) for k, v in kv.items() if k.endswith(('_ns', '_hits'))}
+                    k: int(v) for k, v in kv.items()
+                    if k.endswith(('_ns', '_hits')) or k == 'links'}
             else:
                 res[key] = {
                     'median': int(kv['median_ns']), 'min': int(kv['min_ns']),
-                    'n': int(kv['n']),
+                    'n': int(kv['n']), 'links': int(kv.get('links', 0)),
                     'samples': [int(s) for s in kv['samples_ns'].split(',')]}
     if not done:
         problems.append('the bench did not finish ("bench: done" missing)')
@@ -127,6 +132,119 @@ def share(tr):
     if not tr or not tr.get('ioctl_ns'):
         return None
     return tr['iommu_map_ns'] / tr['ioctl_ns']
+
+
+LINK_FIELDS = ['links', 'p2p_per_link_ns', 'p2p_per_added_link_ns']
+for _k in KERNELS:
+    LINK_FIELDS += [_k + '_iotlb_syncs', _k + '_iommu_unmaps', _k + '_iommu_maps',
+                    _k + '_iotlb_sync_maps', _k + '_notifier_ns', _k + '_traced_event_ns']
+
+LINKS_NOTE = (
+    'Link rows: N links are N MAP_DMAs of one 4 KiB page each, from one mmap of BAR2\'s',
+    'first N pages, at contiguous IOVAs (and pfns); then one event of the peer (ivshmem)',
+    'with all N mapped: "decode off+on" is two PCI_COMMAND writes through the vfio config',
+    'region (DISABLE then ENABLE), timed together; "release" is close() of the peer\'s',
+    'device fd, its BAR mmap gone first (RELEASE).  Stock type1 does not track the BAR: it',
+    'has no links, nothing to revoke, and its column is the same event without them (a',
+    'baseline, not a competitor: no ratio).  "per link": p2p median / N; "per added link":',
+    '(median at N - median at the smallest N) / (N - smallest N), constant if the cost is',
+    'linear in N.  From one more event per row under the function profiler: "IOTLB syncs",',
+    'calls of the IOMMU driver\'s iotlb_sync op (intel_iommu_tlb_sync), per event and, with',
+    'the rig\'s one Intel IOMMU, per domain; "unmaps | maps | sync_maps": iommu_unmap()',
+    '(and iommu_unmap_fast()) and iommu_map() calls, and iotlb_sync_map op calls (caching',
+    'mode flushes after a map); "in notifier": the time in the device notifier',
+    '(vfio_device_mem_update(), vfio_device_p2p_last_close()) and its share of that event,',
+    'both inflated by the profiler.')
+
+
+def hits(tr, key):
+    """Calls of a profiled function, None when not profiled on that kernel."""
+    if not tr or key + '_hits' not in tr:
+        return None
+    return tr[key + '_hits']
+
+
+def fmt_signed_ns(ns):
+    """A difference of times: noise can make it negative."""
+    if ns is None:
+        return '-'
+    return '-' + fmt_ns(-ns) if ns < 0 else fmt_ns(ns)
+
+
+def fmt_count(v):
+    return 'n/a' if v is None else str(v)
+
+
+def links_table(runs, say, problems):
+    """The link rows: their table lines (through say) and their CSV rows."""
+    rows_csv = []
+    todo = [(row, label, nf, sorted({s for k in KERNELS for (r, o, s) in runs[k][0]
+                                      if (r, o) == (row, 'event')}))
+            for row, label, nf in LINK_ROWS]
+    if not any(sizes for _, _, _, sizes in todo):
+        return rows_csv
+    hdr = ('%-22s %6s  %18s  %18s  %9s  %9s  %13s  %-22s  %s' %
+           ('', 'links', 'stock, no links', 'p2p median (min)', 'per link',
+            'per added', 'IOTLB syncs', 'p2p unmaps|maps|sync_maps', 'p2p in notifier'))
+    say(hdr)
+    say('%-22s %6s  %18s  %18s  %9s  %9s  %13s' %
+        ('', '', 'median (min)', '', 'p2p', 'link, p2p', 'stock | p2p'))
+    say('-' * len(hdr))
+    for row, label, nf, sizes in todo:
+        base = None
+        for s in sizes:
+            st = runs['stock'][0].get((row, 'event', s))
+            pp = runs['p2p'][0].get((row, 'event', s))
+            for k, r in (('stock', st), ('p2p', pp)):
+                if not r:
+                    problems.append('row %s %d links missing in the %s run' %
+                                    (row, s // 4096, k))
+            n = (pp or st)['links']
+            tr = {k: runs[k][1].get((row, s)) for k in KERNELS}
+            per_link = pp['median'] / n if pp and n else None
+            per_added = None
+            if pp and base and n > base[0]:
+                per_added = (pp['median'] - base[1]) / (n - base[0])
+            if pp and base is None:
+                base = (n, pp['median'])
+            unmaps = hits(tr['p2p'], 'iommu_unmap')
+            if unmaps is not None and hits(tr['p2p'], 'iommu_unmap_fast'):
+                unmaps += hits(tr['p2p'], 'iommu_unmap_fast')
+            calls = '%s | %s | %s' % (fmt_count(unmaps), fmt_count(hits(tr['p2p'], 'iommu_map')),
+                                      fmt_count(hits(tr['p2p'], 'iotlb_sync_map')))
+            nt = 'n/a'
+            if tr['p2p'] and nf + '_ns' in tr['p2p'] and tr['p2p'].get('event_ns'):
+                nt = '%s (%.0f%%)' % (fmt_ns(tr['p2p'][nf + '_ns']),
+                                      100 * tr['p2p'][nf + '_ns'] / tr['p2p']['event_ns'])
+            say('%-22s %6d  %18s  %18s  %9s  %9s  %13s  %-22s  %s' % (
+                label, n,
+                '%s (%s)' % (fmt_ns(st['median']), fmt_ns(st['min'])) if st else '-',
+                '%s (%s)' % (fmt_ns(pp['median']), fmt_ns(pp['min'])) if pp else '-',
+                fmt_ns(per_link), fmt_signed_ns(per_added),
+                '%s | %s' % (fmt_count(hits(tr['stock'], 'iotlb_sync')),
+                             fmt_count(hits(tr['p2p'], 'iotlb_sync'))),
+                calls, nt))
+            c = {'row': row, 'op': 'event', 'size_bytes': s, 'links': n,
+                 'p2p_per_link_ns': '%.0f' % per_link if per_link is not None else '',
+                 'p2p_per_added_link_ns': '%.0f' % per_added if per_added is not None else ''}
+            for k, r in (('stock', st), ('p2p', pp)):
+                c[k + '_median_ns'] = r['median'] if r else ''
+                c[k + '_min_ns'] = r['min'] if r else ''
+                c[k + '_reps'] = r['n'] if r else ''
+                t = tr[k]
+                um = hits(t, 'iommu_unmap')
+                if um is not None and hits(t, 'iommu_unmap_fast'):
+                    um += hits(t, 'iommu_unmap_fast')
+                for f, v in (('_iotlb_syncs', hits(t, 'iotlb_sync')), ('_iommu_unmaps', um),
+                             ('_iommu_maps', hits(t, 'iommu_map')),
+                             ('_iotlb_sync_maps', hits(t, 'iotlb_sync_map')),
+                             ('_notifier_ns', t.get(nf + '_ns') if t else None),
+                             ('_traced_event_ns', t.get('event_ns') if t else None)):
+                    c[k + f] = v if v is not None else ''
+            rows_csv.append(c)
+        if sizes:
+            say('')
+    return rows_csv
 
 
 def main():
@@ -212,6 +330,7 @@ def main():
             rows_csv.append(c)
         if sizes[(row, op)]:
             say('')
+    rows_csv += links_table(runs, say, problems)
     for ln in (
             'Median (min) of the timed repetitions, clock_gettime(CLOCK_MONOTONIC) around each',
             'ioctl; stock/p2p: the ratio of the medians (of the mins).  Other work on the host',
@@ -221,6 +340,9 @@ def main():
             'from one extra MAP_DMA per row under ftrace\'s function profiler (not one of the',
             'timed ones); the rest is mostly pfn resolution, which stock does per 4 KiB page.'):
         say(ln)
+    if any(r.get('links') for r in rows_csv):
+        for ln in LINKS_NOTE:
+            say(ln)
 
     with open(os.path.join(args.out, 'bench.csv'), 'w', newline='') as f:
         fields = ['row', 'op', 'size_bytes']
@@ -229,16 +351,17 @@ def main():
         fields += ['ratio_median', 'ratio_min']
         for k in KERNELS:
             fields += [k + '_iommu_map_share', k + '_iommu_map_calls', k + '_traced_map_ns']
+        fields += LINK_FIELDS
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows_csv)
     with open(os.path.join(args.out, 'bench-samples.csv'), 'w', newline='') as f:
         w = csv.writer(f)
-        w.writerow(['kernel', 'row', 'op', 'size_bytes', 'rep', 'ns'])
+        w.writerow(['kernel', 'row', 'op', 'size_bytes', 'rep', 'ns', 'links'])
         for k in KERNELS:
             for (row, op, s), r in sorted(runs[k][0].items()):
                 for i, ns in enumerate(r['samples']):
-                    w.writerow([k, row, op, s, i + 1, ns])
+                    w.writerow([k, row, op, s, i + 1, ns, r['links'] or ''])
 
     plot_problem = plot(runs, args.out)
     if plot_problem:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: what VFIO type1 MAP_DMA and UNMAP_DMA cost on the stock kernel
-# and on ours, in one run.  Builds both trees with the same config (flavor
+# and on ours, in one run, and what revoking N P2P links costs (a peer's
+# memory decode off and on, and its release).  Builds both trees with the same config (flavor
 # bench: configs/base.config, no debug set, + configs/bench.config for the
 # function profiler), boots each in the same QEMU setup with a large sparse
 # ivshmem BAR, runs vfio_p2p_bench there, and leaves in $BUILD/bench/ the
@@ -12,6 +13,8 @@
 #                       that take under 1 s in all repeat up to 25 times)
 #   BENCH_BAR=SIZES     BAR sizes (default 2M,64M,256M,1G,4G,16G)
 #   BENCH_RAM=SIZES     anonymous memory sizes (default 64M,1G)
+#   BENCH_LINKS=COUNTS  link counts of the decode-cycle and release rows
+#                       (default 1,64,4096; 0: none)
 #   BENCH_IVSHMEM=SIZE  the ivshmem BAR, a power of two (default 16G)
 #   BENCH_MEM=MIB       guest RAM (default 3072: 1 GiB pinned and the rest)
 set -euo pipefail
@@ -21,6 +24,7 @@ export BUILD
 export BENCH_REPS=${BENCH_REPS:-5}
 export BENCH_BAR=${BENCH_BAR:-2M,64M,256M,1G,4G,16G}
 export BENCH_RAM=${BENCH_RAM:-64M,1G}
+export BENCH_LINKS=${BENCH_LINKS:-1,64,4096}
 ivshmem=${BENCH_IVSHMEM:-16G}
 start=$SECONDS
 
@@ -35,7 +39,7 @@ hole=$(( $(numfmt --from=iec "$ivshmem") * 2 ))
 [ $hole -ge $((32 << 30)) ] || hole=$((32 << 30))
 status=()
 for tree in stock p2p; do
-	echo "rig: bench: $tree kernel, at least ${BENCH_REPS} repetitions, BAR sizes $BENCH_BAR, RAM sizes $BENCH_RAM, ${ivshmem} ivshmem"
+	echo "rig: bench: $tree kernel, at least ${BENCH_REPS} repetitions, BAR sizes $BENCH_BAR, RAM sizes $BENCH_RAM, links $BENCH_LINKS, ${ivshmem} ivshmem"
 	rc=0
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
 	IVSHMEM_SIZE=$ivshmem GUEST_MEM=${BENCH_MEM:-3072} PCI_HOLE64_SIZE=$hole \

@@ -4,8 +4,8 @@
 #   EXTRA_TESTS=DIR  executables to run after our own tests (check)
 #   ONLY=C:T[,C:T...] run only these kselftest programs
 #   BREAK=1          make the P2P test expect wrong bytes: the run must fail
-#   BENCH_REPS=N BENCH_BAR=SIZES BENCH_RAM=SIZES
-#                    vfio_p2p_bench's -r, -b and -m (bench); the bench run is
+#   BENCH_REPS=N BENCH_BAR=SIZES BENCH_RAM=SIZES BENCH_LINKS=COUNTS
+#                    vfio_p2p_bench's -r, -b, -m and -l (bench); the bench run is
 #                    judged by rig/bench.py (rig/bench.sh), not here
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +27,7 @@ if [ "$mode" = bench ]; then
 	cmdline+="${BENCH_REPS:+ rig.bench_reps=$BENCH_REPS}"
 	cmdline+="${BENCH_BAR:+ rig.bench_bar=$BENCH_BAR}"
 	cmdline+="${BENCH_RAM:+ rig.bench_ram=$BENCH_RAM}"
+	cmdline+="${BENCH_LINKS:+ rig.bench_links=$BENCH_LINKS}"
 fi
 "$repo/rig/initramfs.sh" "$BUILD/src/linux" "$BUILD/kselftest" "$out/initramfs.cpio" \
 	"$([ "$mode" = check ] && echo "${EXTRA_TESTS:-}")"

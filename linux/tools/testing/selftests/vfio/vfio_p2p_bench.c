@@ -14,27 +14,41 @@
  *    the CPU (a fresh mmap for every repetition), then touched (every page
  *    read once, so the page tables are populated) before the repetitions;
  *  - anonymous memory at each size, populated (THP where the kernel has
- *    it), so that a change in the pinning path shows.
+ *    it), so that a change in the pinning path shows;
+ *  - for N links (-l, default 1, 64 and 4096; see "Links" below), one
+ *    DISABLE+ENABLE cycle of the peer's memory decode and one RELEASE of
+ *    the peer (the last close of its device fd) with all N links mapped.
  *
  * When the kernel has ftrace's function profiler, one more MAP_DMA per row,
  * not among the timed ones, runs with the profiler on for the type1 ioctl
  * and iommu_map(): the share of the ioctl spent in iommu_map() is the IOMMU
  * page-table writes (the physical limit), the rest mostly pfn resolution.
  * The profiler's own cost per call inflates both, so the share is a guide.
+ * The link rows likewise run one more event under the profiler, which
+ * counts the IOMMU driver's IOTLB syncs, iommu_map() and iommu_unmap()
+ * calls and the device notifier's time in it.
  *
  * After its traced MAP_DMA, each row makes edu DMA into the last bytes of
  * the mapping and reads them back through the CPU's view, so a mapping that
- * was fast because it mapped nothing cannot go unnoticed.
+ * was fast because it mapped nothing cannot go unnoticed; the link rows do
+ * the same through their last link (after the cycle, before the release).
  *
  * Output, one line per result, for rig/bench.py:
  *   bench: row=ROW op=map|unmap size=BYTES n=N median_ns=.. min_ns=.. samples_ns=..
- *   bench: row=ROW op=trace size=BYTES map_ns=.. ioctl_ns=.. ioctl_hits=..
- *          iommu_map_ns=.. iommu_map_hits=..   (one line)
- * ROW is bar-untouched, bar-touched or ram.  Exits non-zero on any failure.
+ *   bench: row=ROW op=trace size=BYTES map_ns=.. [KEY_ns=.. KEY_hits=..]...
+ *   bench: row=links-cycle|links-release op=event links=N size=BYTES n=..
+ *          median_ns=.. min_ns=.. samples_ns=..   (one line)
+ *   bench: row=links-cycle|links-release op=trace links=N size=BYTES
+ *          event_ns=.. [KEY_ns=.. KEY_hits=..]...   (one line)
+ * ROW is bar-untouched, bar-touched or ram; size= of a link row is its N
+ * pages.  KEY is each profiled function that the kernel has (prof_funcs).
+ * Exits non-zero on any failure.
  *
- * Usage: vfio_p2p_bench [-r MIN_REPS] [-b BAR_SIZES] [-m RAM_SIZES] [-n]
+ * Usage: vfio_p2p_bench [-r MIN_REPS] [-b BAR_SIZES] [-m RAM_SIZES]
+ *                       [-l LINKS] [-n]
  *   sizes are comma-separated, with an optional K, M or G suffix; BAR sizes
- *   larger than BAR2 are reported as skipped; -n: no profiler.
+ *   larger than BAR2 are reported as skipped; LINKS is a comma-separated
+ *   list of link counts (0: none); -n: no profiler.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,11 +56,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "../kselftest.h"
@@ -111,8 +127,9 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void report(const char *row, const char *op, uint64_t size,
-		   const uint64_t *ns, int n)
+/* One result line: @fields (row=.. op=.. and more) then the statistics. */
+static void report_fields(const char *fields, uint64_t size, const uint64_t *ns,
+			  int n)
 {
 	uint64_t sorted[MAX_REPS], median;
 	int i;
@@ -120,24 +137,57 @@ static void report(const char *row, const char *op, uint64_t size,
 	memcpy(sorted, ns, n * sizeof(*ns));
 	qsort(sorted, n, sizeof(*sorted), cmp_u64);
 	median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-	printf("bench: row=%s op=%s size=%llu n=%d median_ns=%llu min_ns=%llu samples_ns=",
-	       row, op, (unsigned long long)size, n, (unsigned long long)median,
+	printf("bench: %s size=%llu n=%d median_ns=%llu min_ns=%llu samples_ns=",
+	       fields, (unsigned long long)size, n, (unsigned long long)median,
 	       (unsigned long long)sorted[0]);
 	for (i = 0; i < n; i++)
 		printf("%s%llu", i ? "," : "", (unsigned long long)ns[i]);
 	printf("\n");
 }
 
+static void report(const char *row, const char *op, uint64_t size,
+		   const uint64_t *ns, int n)
+{
+	char fields[128];
+
+	snprintf(fields, sizeof(fields), "row=%s op=%s", row, op);
+	report_fields(fields, size, ns, n);
+}
+
 /*
  * The function profiler of ftrace, limited by set_ftrace_filter to the
  * functions below: hits and total time, children included (graph-time).
+ * The optional ones are left out where the kernel has no such function
+ * (the stock kernel has no device notifier; another IOMMU driver has other
+ * ops); their keys are then absent from the output.
  */
-static const char * const prof_funcs[] = {
-	"vfio_iommu_type1_ioctl",	/* the whole MAP_DMA */
-	"iommu_map",			/* IOMMU page-table writes and sync */
+struct prof_func {
+	const char *name;
+	const char *key;	/* in the output: KEY_ns= KEY_hits= */
+	bool optional;
+	bool on;
 };
 
-#define NR_PROF		ARRAY_SIZE(prof_funcs)
+enum {
+	P_IOCTL, P_IOMMU_MAP, P_IOMMU_UNMAP, P_IOMMU_UNMAP_FAST, P_IOTLB_SYNC,
+	P_IOTLB_SYNC_MAP, P_MEM_UPDATE, P_LAST_CLOSE, NR_PROF
+};
+
+static struct prof_func prof_funcs[NR_PROF] = {
+	/* The whole MAP_DMA. */
+	[P_IOCTL] = { "vfio_iommu_type1_ioctl", "ioctl" },
+	/* IOMMU page-table writes, and the sync after a map. */
+	[P_IOMMU_MAP] = { "iommu_map", "iommu_map" },
+	[P_IOMMU_UNMAP] = { "iommu_unmap", "iommu_unmap", true },
+	[P_IOMMU_UNMAP_FAST] = { "iommu_unmap_fast", "iommu_unmap_fast", true },
+	/* The Intel IOMMU's iotlb_sync op: one IOTLB flush of a gather. */
+	[P_IOTLB_SYNC] = { "intel_iommu_tlb_sync", "iotlb_sync", true },
+	/* Its iotlb_sync_map op (a flush after a map in caching mode). */
+	[P_IOTLB_SYNC_MAP] = { "intel_iommu_iotlb_sync_map", "iotlb_sync_map", true },
+	/* The device notifier: DISABLE/ENABLE, and RELEASE, to every listener. */
+	[P_MEM_UPDATE] = { "vfio_device_mem_update", "mem_update", true },
+	[P_LAST_CLOSE] = { "vfio_device_p2p_last_close", "last_close", true },
+};
 
 struct prof_result {
 	uint64_t ns[NR_PROF];
@@ -169,6 +219,7 @@ static bool prof_setup(void)
 		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
 	};
 	char path[256];
+	bool first = true;
 	unsigned int i;
 	int ret;
 
@@ -181,28 +232,50 @@ static bool prof_setup(void)
 	}
 	if (!tracefs) {
 		printf("# bench: no ftrace function profiler (CONFIG_FUNCTION_PROFILER): %s\n",
-		       "iommu_map share n/a");
+		       "iommu_map share and IOTLB syncs n/a");
 		return false;
 	}
 	for (i = 0; i < NR_PROF; i++) {
-		ret = tracefs_write("set_ftrace_filter", prof_funcs[i],
-				    i ? O_APPEND : O_TRUNC);
+		/*
+		 * A name ended by white space is matched at write(), which
+		 * fails when no function has it; an unended one would be
+		 * matched only at close(), and a miss there goes unsaid.
+		 */
+		snprintf(path, sizeof(path), "%s\n", prof_funcs[i].name);
+		ret = tracefs_write("set_ftrace_filter", path,
+				    first ? O_TRUNC : O_APPEND);
+		if (ret && prof_funcs[i].optional) {
+			printf("# bench: ftrace cannot profile %s (%s): its counts are n/a\n",
+			       prof_funcs[i].name, strerror(-ret));
+			continue;
+		}
 		if (ret) {
 			printf("# bench: cannot profile %s (%s): iommu_map share n/a\n",
-			       prof_funcs[i], strerror(-ret));
+			       prof_funcs[i].name, strerror(-ret));
 			tracefs_write("set_ftrace_filter", "", O_TRUNC);
 			tracefs = NULL;
 			return false;
 		}
+		prof_funcs[i].on = true;
+		first = false;
 	}
 	/* Time of a function with its children, and while it sleeps. */
 	tracefs_write("options/graph-time", "1", O_TRUNC);
 	tracefs_write("options/sleep-time", "1", O_TRUNC);
 	printf("# bench: ftrace function profiler in %s on:", tracefs);
 	for (i = 0; i < NR_PROF; i++)
-		printf(" %s", prof_funcs[i]);
+		if (prof_funcs[i].on)
+			printf(" %s", prof_funcs[i].name);
 	printf("\n");
 	return true;
+}
+
+/* Turn the profiler on (which resets its counts) or off. */
+static int prof_enable(bool on)
+{
+	if (!tracefs)
+		return 0;
+	return tracefs_write("function_profile_enabled", on ? "1" : "0", O_TRUNC);
 }
 
 /* Sum trace_stat/function<cpu> lines "NAME HITS TIME us ...". */
@@ -232,7 +305,7 @@ static int prof_read(struct prof_result *res)
 			if (sscanf(line, " %127s %llu %lf us", name, &hits, &us) != 3)
 				continue;
 			for (i = 0; i < NR_PROF; i++) {
-				if (strcmp(name, prof_funcs[i]))
+				if (!prof_funcs[i].on || strcmp(name, prof_funcs[i].name))
 					continue;
 				res->hits[i] += hits;
 				res->ns[i] += (uint64_t)(us * 1000.0);
@@ -244,14 +317,25 @@ static int prof_read(struct prof_result *res)
 	return 0;
 }
 
+/* The counts of every profiled function, after the row's own fields. */
+static void prof_print(const struct prof_result *res)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_PROF; i++)
+		if (prof_funcs[i].on)
+			printf(" %s_ns=%llu %s_hits=%llu", prof_funcs[i].key,
+			       (unsigned long long)res->ns[i], prof_funcs[i].key,
+			       (unsigned long long)res->hits[i]);
+	printf("\n");
+}
+
 static void prof_report(const char *row, uint64_t size, uint64_t map_ns,
 			const struct prof_result *res)
 {
 	printf("bench: row=%s op=trace size=%llu map_ns=%llu", row,
 	       (unsigned long long)size, (unsigned long long)map_ns);
-	printf(" ioctl_ns=%llu ioctl_hits=%llu iommu_map_ns=%llu iommu_map_hits=%llu\n",
-	       (unsigned long long)res->ns[0], (unsigned long long)res->hits[0],
-	       (unsigned long long)res->ns[1], (unsigned long long)res->hits[1]);
+	prof_print(res);
 }
 
 static struct vfio_p2p_ctx ctx;
@@ -301,11 +385,10 @@ static int traced_map_check(const char *row, void *vaddr, uint64_t iova,
 	uint32_t seed = vfio_p2p_seed();
 	int ret;
 
-	if (tracefs && tracefs_write("function_profile_enabled", "1", O_TRUNC))
+	if (prof_enable(true))
 		return -EIO;
 	ret = timed_map(vaddr, iova, size, &ns);
-	if (tracefs)
-		tracefs_write("function_profile_enabled", "0", O_TRUNC);
+	prof_enable(false);
 	if (ret)
 		return ret;
 	if (tracefs && !prof_read(&res))
@@ -434,6 +517,264 @@ static int bench_ram(uint64_t size)
 	return 0;
 }
 
+/*
+ * Links: N separate MAP_DMAs of one page each, from one mmap of the first N
+ * pages of BAR2, at contiguous IOVAs from IOVA_LINKS (page i at IOVA_LINKS +
+ * i * 4 KiB, BAR2 offset i * 4 KiB).  On the p2p kernel each is one link of
+ * the tracker, so one VMA holds N links; on stock they are N vfio_dmas that
+ * nothing tracks.  Then one event of the peer (ivshmem) is timed:
+ *
+ *  - cycle: memory decode off then on, two writes of PCI_COMMAND through
+ *    the config region of the peer's device fd, timed together (DISABLE
+ *    then ENABLE of every link, on the p2p kernel);
+ *  - release: close() of the peer's device fd, its BAR mmap gone first as
+ *    a user's would be (RELEASE of every link).  The fd is then opened
+ *    again, the range unmapped and the links made anew, untimed.
+ *
+ * One more event per row, not among the timed ones, runs under the
+ * profiler: IOTLB syncs, unmaps and maps during that one event.
+ */
+#define IOVA_LINKS	(96ULL << 30)
+#define LINK_SIZE	4096UL
+
+static const char default_links[] = "1,64,4096";
+
+static int fail_links(const char *what, unsigned int n, int err)
+{
+	printf("bench: error: %s, %u links: %s\n", what, n,
+	       strerror(err < 0 ? -err : err));
+	return 1;
+}
+
+static uint64_t cfg_offset;	/* of the peer's config region in its fd */
+static uint16_t peer_command;	/* its PCI_COMMAND, memory decode on */
+
+static int peer_write_command(uint16_t cmd)
+{
+	ssize_t ret = pwrite(ctx.shm.fd, &cmd, sizeof(cmd), cfg_offset + PCI_COMMAND);
+
+	if (ret < 0)
+		return -errno;
+	return ret == sizeof(cmd) ? 0 : -EIO;
+}
+
+/* The peer's config region and command register (again after a reopen). */
+static int peer_config_setup(void)
+{
+	struct vfio_p2p_region cfg;
+	int ret;
+
+	ret = vfio_p2p_region_info(&ctx.shm, VFIO_PCI_CONFIG_REGION_INDEX, &cfg);
+	if (ret)
+		return ret;
+	cfg_offset = cfg.offset;
+	if (pread(ctx.shm.fd, &peer_command, sizeof(peer_command),
+		  cfg_offset + PCI_COMMAND) != sizeof(peer_command))
+		return -EIO;
+	if (peer_command & PCI_COMMAND_MEMORY)
+		return 0;
+	/* Each cycle starts and ends with the memory decoded. */
+	peer_command |= PCI_COMMAND_MEMORY;
+	return peer_write_command(peer_command);
+}
+
+/* One DISABLE+ENABLE cycle of the peer's memory, timed as one. */
+static int timed_cycle(uint64_t *ns)
+{
+	uint64_t t0, t1;
+	int ret;
+
+	t0 = now_ns();
+	ret = peer_write_command(peer_command & ~PCI_COMMAND_MEMORY);
+	if (!ret)
+		ret = peer_write_command(peer_command);
+	t1 = now_ns();
+	*ns = t1 - t0;
+	return ret;
+}
+
+/* The release of the peer: the last close of its device fd, timed. */
+static int timed_release(uint64_t *ns)
+{
+	uint64_t t0, t1;
+	int ret;
+
+	t0 = now_ns();
+	ret = close(ctx.shm.fd);
+	t1 = now_ns();
+	ctx.shm.fd = -1;
+	*ns = t1 - t0;
+	return ret ? -errno : 0;
+}
+
+static int peer_reopen(void)
+{
+	int fd = ioctl(ctx.shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, ctx.shm.bdf);
+
+	if (fd < 0)
+		return -errno;
+	ctx.shm.fd = fd;
+	return 0;
+}
+
+/* mmap the first @n pages of BAR2 and map each alone: @n links. */
+static int links_make(unsigned int n, uint8_t **bar)
+{
+	unsigned int i;
+	int ret;
+
+	*bar = bar_mmap((uint64_t)n * LINK_SIZE);
+	if (*bar == MAP_FAILED)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		ret = vfio_p2p_map(ctx.container, *bar + (uint64_t)i * LINK_SIZE,
+				   IOVA_LINKS + (uint64_t)i * LINK_SIZE, LINK_SIZE, RW);
+		if (ret) {
+			if (i)
+				vfio_p2p_unmap(ctx.container, IOVA_LINKS,
+					       (uint64_t)i * LINK_SIZE, 0);
+			munmap(*bar, (uint64_t)n * LINK_SIZE);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* One UNMAP_DMA over the @n links' range: it must unmap all of it. */
+static int links_unmap(unsigned int n)
+{
+	uint64_t size = (uint64_t)n * LINK_SIZE;
+	int64_t ret = vfio_p2p_unmap(ctx.container, IOVA_LINKS, size, 0);
+
+	if (ret < 0)
+		return (int)ret;
+	return (uint64_t)ret == size ? 0 : -EIO;
+}
+
+/* edu DMA into the last link, checked through the CPU's view of it. */
+static int links_check(const char *row, unsigned int n, uint8_t *bar)
+{
+	uint64_t off = (uint64_t)(n - 1) * LINK_SIZE;
+	uint32_t seed = vfio_p2p_seed();
+	int ret;
+
+	ret = vfio_p2p_ram_to_iova(&ctx, IOVA_LINKS + off, EDU_DMA_MAX, seed);
+	if (!ret && vfio_p2p_check(bar + off, EDU_DMA_MAX, seed) != -1)
+		ret = -EIO;
+	if (ret)
+		printf("bench: error: %s, %u links: %s\n", row, n,
+		       "edu DMA to the last link did not land");
+	return ret;
+}
+
+static void links_report(const char *row, unsigned int n, const uint64_t *ns,
+			 int reps)
+{
+	char fields[128];
+
+	/* size= (the links' bytes) keeps the row's key unique per N. */
+	snprintf(fields, sizeof(fields), "row=%s op=event links=%u", row, n);
+	report_fields(fields, (uint64_t)n * LINK_SIZE, ns, reps);
+}
+
+static void links_trace_report(const char *row, unsigned int n, uint64_t ns,
+			       const struct prof_result *res)
+{
+	printf("bench: row=%s op=trace links=%u size=%llu event_ns=%llu", row, n,
+	       (unsigned long long)n * LINK_SIZE, (unsigned long long)ns);
+	prof_print(res);
+}
+
+static int bench_cycle(unsigned int n)
+{
+	uint64_t ns[MAX_REPS], spent = 0, traced;
+	struct prof_result res;
+	uint8_t *bar;
+	int i, ret;
+
+	ret = peer_config_setup();
+	if (ret)
+		return fail_links("PCI_COMMAND of the peer, memory decode on", n, ret);
+	ret = links_make(n, &bar);
+	if (ret)
+		return fail_links("MAP_DMA of the links (cycle)", n, ret);
+	for (i = 0; more(i, spent); i++) {
+		ret = timed_cycle(&ns[i]);
+		if (ret)
+			return fail_links("PCI_COMMAND write of the peer (cycle)", n, ret);
+		spent += ns[i];
+	}
+	links_report("links-cycle", n, ns, i);
+	if (prof_enable(true))
+		return fail_links("ftrace function profiler on", n, EIO);
+	ret = timed_cycle(&traced);
+	prof_enable(false);
+	if (ret)
+		return fail_links("PCI_COMMAND write of the peer (traced cycle)", n, ret);
+	if (tracefs && !prof_read(&res))
+		links_trace_report("links-cycle", n, traced, &res);
+	/* ENABLE gave every link back: DMA lands in the last one. */
+	if (links_check("links-cycle", n, bar))
+		return 1;
+	munmap(bar, (uint64_t)n * LINK_SIZE);
+	ret = links_unmap(n);
+	if (ret)
+		return fail_links("UNMAP_DMA of the links (cycle)", n, ret);
+	return 0;
+}
+
+/*
+ * Make @n links, then release the peer with them mapped, timed (under the
+ * profiler if @traced), then unmap the range and open the peer again.
+ */
+static int release_once(unsigned int n, bool check, bool traced, uint64_t *ns)
+{
+	struct prof_result res;
+	uint8_t *bar;
+	int ret;
+
+	ret = links_make(n, &bar);
+	if (ret)
+		return fail_links("MAP_DMA of the links (release)", n, ret);
+	if (check && links_check("links-release", n, bar))
+		return 1;
+	/* The VMA holds the file: close() releases only once it is gone. */
+	munmap(bar, (uint64_t)n * LINK_SIZE);
+	if (traced && prof_enable(true))
+		return fail_links("ftrace function profiler on", n, EIO);
+	ret = timed_release(ns);
+	if (traced)
+		prof_enable(false);
+	if (ret)
+		return fail_links("close of the peer's device fd", n, ret);
+	if (traced && tracefs && !prof_read(&res))
+		links_trace_report("links-release", n, *ns, &res);
+	ret = links_unmap(n);
+	if (ret)
+		return fail_links("UNMAP_DMA of the released links", n, ret);
+	ret = peer_reopen();
+	if (ret)
+		return fail_links("reopen of the peer's device fd", n, ret);
+	return 0;
+}
+
+static int bench_release(unsigned int n)
+{
+	uint64_t ns[MAX_REPS], spent = 0, traced;
+	int i;
+
+	/* The untimed making of the links counts here: it is most of it. */
+	for (i = 0; more(i, spent); i++) {
+		uint64_t t0 = now_ns();
+
+		if (release_once(n, !i, false, &ns[i]))
+			return 1;
+		spent += now_ns() - t0;
+	}
+	links_report("links-release", n, ns, i);
+	return release_once(n, false, true, &traced);
+}
+
 static void print_file(const char *what, const char *path)
 {
 	char buf[256] = "";
@@ -453,14 +794,15 @@ static void print_file(const char *what, const char *path)
 int main(int argc, char **argv)
 {
 	const char *bar_arg = default_bar_sizes, *ram_arg = default_ram_sizes;
-	uint64_t bar_sizes[MAX_SIZES], ram_sizes[MAX_SIZES];
-	int nbar, nram, i, opt, ret;
+	uint64_t bar_sizes[MAX_SIZES], ram_sizes[MAX_SIZES], links[MAX_SIZES];
+	const char *links_arg = default_links;
+	int nbar, nram, nlinks, i, opt, ret;
 	bool profile = true;
 	struct utsname u;
 	const char *what;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "r:b:m:n")) != -1) {
+	while ((opt = getopt(argc, argv, "r:b:m:l:n")) != -1) {
 		switch (opt) {
 		case 'r':
 			min_reps = atoi(optarg);
@@ -471,12 +813,15 @@ int main(int argc, char **argv)
 		case 'm':
 			ram_arg = optarg;
 			break;
+		case 'l':
+			links_arg = optarg;
+			break;
 		case 'n':
 			profile = false;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-r REPS] [-b BAR_SIZES] [-m RAM_SIZES] [-n]\n",
-				argv[0]);
+			fprintf(stderr, "usage: %s [-r REPS] [-b BAR_SIZES] [-m RAM_SIZES] %s\n",
+				argv[0], "[-l LINKS] [-n]");
 			return 2;
 		}
 	}
@@ -486,6 +831,7 @@ int main(int argc, char **argv)
 	}
 	nbar = parse_sizes(bar_arg, bar_sizes);
 	nram = parse_sizes(ram_arg, ram_sizes);
+	nlinks = parse_sizes(links_arg, links);
 
 	uname(&u);
 	printf("# bench: kernel %s %s\n", u.release, u.version);
@@ -518,6 +864,16 @@ int main(int argc, char **argv)
 	for (i = 0; i < nram; i++)
 		if (bench_ram(ram_sizes[i]))
 			return 1;
+	for (i = 0; i < nlinks; i++) {
+		if (links[i] * LINK_SIZE > ctx.bar2.size || links[i] > UINT32_MAX) {
+			printf("bench: row=links links=%llu skipped: BAR2 is only %llu bytes\n",
+			       (unsigned long long)links[i],
+			       (unsigned long long)ctx.bar2.size);
+			continue;
+		}
+		if (bench_cycle(links[i]) || bench_release(links[i]))
+			return 1;
+	}
 	vfio_p2p_ctx_close(&ctx);
 	printf("bench: done\n");
 	return 0;
