@@ -52,6 +52,9 @@ void vfio_device_p2p_init(struct vfio_device *device);
 void vfio_device_p2p_first_open(struct vfio_device *device);
 void vfio_device_p2p_last_close(struct vfio_device *device);
 int vfio_device_mem_check(struct vfio_device *device);
+/* The pfns behind a user address of a vfio VMA: see p2p_vma.c. */
+int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
+		    unsigned long *pfn, unsigned long *nr_pages);
 
 /* p2p_track.c */
 int __init vfio_p2p_init(void);

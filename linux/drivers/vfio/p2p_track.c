@@ -84,8 +84,7 @@ static struct workqueue_struct *vfio_p2p_wq;
 struct vfio_p2p_peer {
 	struct kref kref;		/* links + maps in progress; space->lock */
 	struct vfio_p2p_space *space;	/* NULL once released, see above */
-	struct vfio_device *device;	/* counted */
-	struct module *owner;		/* the device driver's, counted */
+	struct vfio_device *device;	/* counted, with its driver's module */
 	struct notifier_block nb;
 	bool registered;		/* nb is on the device's chain */
 	struct list_head space_node;	/* on space->peers; space->lock */
@@ -125,7 +124,6 @@ static void peer_free_work(struct work_struct *work)
 	if (peer->registered)
 		vfio_device_unregister_notifier(peer->device, &peer->nb);
 	vfio_device_put_from_vma(peer->device);
-	module_put(peer->owner);
 	kfree(peer);
 }
 
@@ -307,9 +305,6 @@ static struct vfio_p2p_peer *peer_get(struct vfio_p2p_space *space,
 		kfree(new);
 		return ERR_PTR(ret);
 	}
-	/* The VMA holds the device fd open, so the driver is bound. */
-	new->owner = device->dev->driver->owner;
-	__module_get(new->owner);
 	new->space = space;
 	new->nb.notifier_call = peer_event;
 	kref_init(&new->kref);

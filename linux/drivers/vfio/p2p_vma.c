@@ -616,4 +616,3 @@ int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
 	*nr_pages = min(*nr_pages, left);
 	return 0;
 }
-EXPORT_SYMBOL_GPL(vfio_vma_to_pfn);

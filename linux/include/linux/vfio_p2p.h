@@ -12,10 +12,12 @@
  *   it knows only at run time, and keeps its own pointer with
  *   vfio_vma_set_driver_data().  A driver that does neither is not
  *   P2P-capable.
- * - An IOMMU backend asks vfio_vma_to_pfn() for the pfns behind a user
- *   address, in one call for a whole contiguous run, and listens on the
- *   device's notifier: RELEASE, DISABLE and ENABLE say when those pfns stop
- *   and start being usable.
+ * - An IOMMU backend classifies a VMA with vfio_vma_p2p_check() and maps
+ *   it through the P2P tracker, vfio_p2p_map(), which resolves a whole
+ *   contiguous run in one call and listens on the device's notifier:
+ *   RELEASE, DISABLE and ENABLE say when those pfns stop and start being
+ *   usable.  A pfn is valid only under the tracker's lock (p2p_notify.c),
+ *   so vfio core does not hand pfns to modules.
  * - The rule that must never break: no IOMMU mapping outlives the BAR it
  *   points at.
  */
@@ -83,8 +85,6 @@ void *vfio_vma_driver_data(struct vm_area_struct *vma);
 struct vfio_device *vfio_device_get_from_vma(struct vm_area_struct *vma);
 void vfio_device_put_from_vma(struct vfio_device *device);
 int vfio_vma_p2p_check(struct vm_area_struct *vma);
-int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
-		    unsigned long *pfn, unsigned long *nr_pages);
 int vfio_device_register_notifier(struct vfio_device *device,
 				  struct notifier_block *nb);
 void vfio_device_unregister_notifier(struct vfio_device *device,
