@@ -17,7 +17,8 @@
  *  - remove_while_mapped: B is removed while its BAR is mapped; while the
  *    removal waits for B's user no new mdev gets B's slice, and once B is
  *    gone DMA to that IOVA lands nowhere, not even in the mdev that gets
- *    B's slice next, and A's device model cannot read it (vfio_dma_rw());
+ *    B's slice next, and A's device model cannot read it (vfio_dma_rw())
+ *    nor pin it (vfio_pin_pages()), not even with RAM at B's old address;
  *  - exhaust_and_overlap: creating more mdevs than the parent has slices
  *    fails with ENOSPC, available_instances counts right, and no two
  *    slices overlap;
@@ -618,7 +619,7 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 {
 	struct vfio_p2p_ctx *c = &self->c;
 	uint32_t seed = vfio_p2p_seed();
-	uint64_t sum;
+	uint64_t sum, result;
 	struct mdev *n;
 	int64_t off_b;
 	uint8_t *b;
@@ -671,6 +672,17 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 		TH_LOG("DMA reached B's slice after B was removed");
 	/* Nor does the device model's emulated DMA (vfio_dma_rw()) reach it. */
 	ASSERT_EQ(-EFAULT, doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum));
+	/*
+	 * Nor can the device model pin it, even with anonymous memory at B's
+	 * old address now: that page is not what the IOVA pointed at.
+	 */
+	ASSERT_EQ((void *)(b + OFF2), mmap(b + OFF2, PG, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+					   -1, 0));
+	memset(b + OFF2, 0x5a, PG);
+	ret = doorbell(&self->a, CMD_PIN, IOVA_B + OFF2, 0, &result);
+	ASSERT_EQ(variant->iommu_type == VFIO_TYPE1v2_IOMMU ? -EFAULT : -EACCES, ret)
+		TH_LOG("PIN of B's old IOVA with RAM behind its address: %d", ret);
 	vfio_p2p_host_expect(self->parent, off_b + OFF, DMA_LEN, seed);
 	/* The IOVA range is still the user's to unmap. */
 	ASSERT_EQ((int64_t)4 * MIB, vfio_p2p_unmap(c->container, IOVA_B, 4 * MIB, 0));
@@ -1083,6 +1095,7 @@ TEST_F_TIMEOUT(mslice, parent_reset_revokes, 120)
 	ASSERT_EQ(0, ret) TH_LOG("SUM of B's BAR after the reset: %s", strerror(-ret));
 	ASSERT_EQ(vfio_p2p_fnv1a64(b + OFF, DMA_LEN), sum);
 	vfio_p2p_host_expect(self->parent, slice_offset(&self->b) + OFF, DMA_LEN, seed + 1);
+	vfio_p2p_host_expect(self->parent, slice_offset(&self->a) + OFF, DMA_LEN, seed + 2);
 	ASSERT_EQ((int64_t)self->a.size, vfio_p2p_unmap(c->container, IOVA_A, self->a.size, 0));
 	ASSERT_EQ((int64_t)self->b.size, vfio_p2p_unmap(c->container, IOVA_B, self->b.size, 0));
 }

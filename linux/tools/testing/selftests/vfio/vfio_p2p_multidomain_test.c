@@ -50,7 +50,11 @@
 #define MIX_SIZE	(2 * MIX_BAR + MIX_RAM)
 #define MIX_OFF0	0x200000UL	/* BAR offsets of the two parts */
 #define MIX_OFF1	0x400000UL
-#define OFF		0x90000UL	/* where in the BAR the DMA tests write */
+/*
+ * Where in the BAR the DMA tests write: away from every offset the other
+ * programs leave for the rig's host-side check of the backing file.
+ */
+#define OFF		0xe00000UL
 #define MAX_PTES	16384
 
 /* One range a domain must map: BAR (pfn != 0) or RAM (pinned at @vaddr). */
