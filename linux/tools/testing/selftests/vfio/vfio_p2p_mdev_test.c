@@ -213,8 +213,11 @@ static long mdev_faults(struct mdev *m)
 	return strtol(buf, NULL, 10);
 }
 
-/* The mdev's group into @container, its device fd and its regions. */
-static int mdev_open(struct mdev *m, int container)
+/*
+ * The mdev's group into @container (and, for the container's first group,
+ * @iommu_type; 0 for none), its device fd and its regions.
+ */
+static int mdev_open(struct mdev *m, int container, int iommu_type)
 {
 	char path[PATH_MAX], link[PATH_MAX], *slash;
 	ssize_t n;
@@ -234,6 +237,8 @@ static int mdev_open(struct mdev *m, int container)
 	if (m->dev.group_fd < 0)
 		return -errno;
 	if (ioctl(m->dev.group_fd, VFIO_GROUP_SET_CONTAINER, &container))
+		return -errno;
+	if (iommu_type && ioctl(container, VFIO_SET_IOMMU, iommu_type))
 		return -errno;
 	m->dev.fd = ioctl(m->dev.group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
 	if (m->dev.fd < 0)
@@ -417,9 +422,9 @@ FIXTURE_SETUP(mslice)
 	if (!ret)
 		ret = mdev_create(self->parent, "mslice-4m", &self->b);
 	if (!ret)
-		ret = mdev_open(&self->a, c->container);
+		ret = mdev_open(&self->a, c->container, 0);
 	if (!ret)
-		ret = mdev_open(&self->b, c->container);
+		ret = mdev_open(&self->b, c->container, 0);
 	if (!ret && (self->a.size != MIB || self->b.size != 4 * MIB ||
 		     reg_read(&self->a, REG_ID, 4) != MSLICE_ID))
 		ret = -EPROTO;
@@ -661,7 +666,7 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 	n = &self->extra[self->nr_extra];
 	ASSERT_EQ(0, mdev_create(self->parent, "mslice-4m", n));
 	self->nr_extra++;
-	ASSERT_EQ(0, mdev_open(n, c->container));
+	ASSERT_EQ(0, mdev_open(n, c->container, 0));
 	/*
 	 * At B's old address, so that B's vfio_dma, which still holds that
 	 * address, now points at n's BAR through the CPU's page tables.
@@ -730,7 +735,7 @@ TEST_F_TIMEOUT(mslice, exhaust_and_overlap, 180)
 	all[nr++] = &self->a;
 	all[nr++] = &self->b;
 	for (i = 0; i < self->nr_extra; i++) {
-		ASSERT_EQ(0, mdev_open(&self->extra[i], c->container));
+		ASSERT_EQ(0, mdev_open(&self->extra[i], c->container, 0));
 		all[nr++] = &self->extra[i];
 	}
 	for (i = 0; i < nr; i++) {
@@ -1130,9 +1135,8 @@ TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
 	mdev_close(&self->b);
 	container = vfio_p2p_container_open();
 	ASSERT_LE(0, container);
-	ASSERT_EQ(0, mdev_open(&self->a, container));
-	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, variant->iommu_type));
-	ASSERT_EQ(0, mdev_open(&self->b, container));
+	ASSERT_EQ(0, mdev_open(&self->a, container, variant->iommu_type));
+	ASSERT_EQ(0, mdev_open(&self->b, container, 0));
 	b = mdev_map_bar(&self->b);
 	ASSERT_NE(NULL, b);
 	ram = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
