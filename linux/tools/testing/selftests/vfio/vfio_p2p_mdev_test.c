@@ -77,6 +77,7 @@
 #define IOVA_NONE	0x70000000ULL	/* never mapped */
 #define OFF		0x90000UL	/* where in a BAR0 the DMAs go */
 #define OFF2		0xa0000UL	/* where the DMAs that must not land go */
+#define OFF3		0xb0000UL	/* where the test IOMMU's client writes */
 #define MAX_MDEVS	80
 
 /* mslice's BAR1 registers (see mslice.c). */
@@ -1150,7 +1151,7 @@ TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
 	ASSERT_EQ(locked, vfio_p2p_locked_kib());
 
 	ASSERT_EQ(0, p2p_ti_stat(0, "freed_mapped_pages", &freed0));
-	ASSERT_EQ(0, p2p_ti_fail_map_at(0, 1, IOVA_B + OFF));
+	ASSERT_EQ(0, p2p_ti_fail_map_at(0, 1, IOVA_B + OFF3));
 	EXPECT_EQ(-ENOMEM, p2p_ti_open(&t, 0, container));
 	p2p_ti_close(&t);
 	ASSERT_EQ(0, p2p_ti_fail_map(0, 0));
@@ -1161,8 +1162,10 @@ TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
 
 	ASSERT_EQ(0, p2p_ti_open(&t, 0, container));
 	EXPECT_EQ(locked + 16 * PG / 1024, vfio_p2p_locked_kib());
-	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_B + OFF, 64, seed));
-	ASSERT_EQ(seed, *(uint32_t *)(b + OFF)) TH_LOG("the DMA did not land in B's BAR");
+	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_B + OFF3, 64, seed));
+	ASSERT_EQ(seed, *(uint32_t *)(b + OFF3)) TH_LOG("the DMA did not land in B's BAR");
+	/* The host sees it in the parent's backing file, at B's slice. */
+	vfio_p2p_host_expect_bytes(self->parent, slice_offset(&self->b) + OFF3, b + OFF3, 64);
 	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_A, 64, seed + 1));
 	ASSERT_EQ(seed + 1, *(uint32_t *)ram);
 	p2p_ti_close(&t);
