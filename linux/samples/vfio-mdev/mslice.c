@@ -107,6 +107,22 @@
  * their mappings of it down) and after every reference a backend holds is
  * dropped, so no new mdev gets a slice that something may still map; and
  * the parent gives up its BAR only after every mdev is gone.
+ *
+ * Usage
+ * -----
+ * The driver binds every ivshmem-plain it is offered (the rig keeps its
+ * rig.mdev_parent on it and moves the others to vfio-pci).  With P the
+ * parent's /sys/class/mdev_bus/<BDF> and U a UUID:
+ *
+ *   cat $P/mdev_supported_types/mslice-4m/available_instances
+ *   echo $U > $P/mdev_supported_types/mslice-4m/create
+ *   cat /sys/bus/mdev/devices/$U/mslice/slice_offset	(none until placed)
+ *   (a vfio user opens $U, touches or MAP_DMAs BAR0)
+ *   cat /sys/bus/mdev/devices/$U/mslice/slice_offset	(e.g. 0x400000)
+ *   cat /sys/bus/mdev/devices/$U/mslice/faults		(CPU faults served)
+ *   echo 1 > /sys/bus/mdev/devices/$U/remove
+ *
+ * Byte X of an mdev's BAR0 is byte slice_offset + X of the parent's BAR2.
  */
 #include <linux/bitmap.h>
 #include <linux/device.h>
