@@ -29,9 +29,9 @@
  *
  * The tracker's suite (vfio_p2p_track) gives vfio_p2p_map() a fake space
  * (built in .init too) whose map and unmap ops only record their calls, and
- * drive the device's
- * notifier as a bus driver would: vfio_device_mem_update() for DISABLE and
- * ENABLE, the last close for RELEASE.
+ * drives the device's notifier as a bus driver would:
+ * vfio_device_mem_update() for DISABLE and ENABLE, the last close for
+ * RELEASE.
  */
 #include <kunit/device.h>
 #include <kunit/test.h>
