@@ -241,8 +241,6 @@ def bare_table(runs, say):
             '%s (%d call%s)' % (fmt_ns(b.get('iommu_map_ns')), b.get('iommu_map_hits', 0),
                                 '' if b.get('iommu_map_hits') == 1 else 's'),
             fmt_ratio(ratio)))
-        if r is not None:
-            r['bare'] = (b.get('iommu_map_ns'), ratio)
     say('')
     for ln in (
             '"bare iommu_map()": the time in iommu_map() of one more MAP_DMA of the same run',
@@ -419,9 +417,10 @@ def main():
             c['ratio_min'] = '%.3f' % ratio_min if ratio_min is not None else ''
             c['ratio_rounds'] = ';'.join('%.3f' % r for r in rr)
             c['noisy'] = 1 if noisy else ''
-            if pp and pp.get('bare'):
-                c['p2p_bare_iommu_map_ns'] = pp['bare'][0]
-                c['p2p_map_over_bare'] = '%.3f' % pp['bare'][1] if pp['bare'][1] else ''
+            b = runs['p2p'][2].get((row, s)) if op == 'map' else None
+            if pp and b and b.get('iommu_map_ns'):
+                c['p2p_bare_iommu_map_ns'] = b['iommu_map_ns']
+                c['p2p_map_over_bare'] = '%.3f' % (pp['median'] / b['iommu_map_ns'])
             for k in KERNELS:
                 v, tr = sh[k]
                 c[k + '_iommu_map_share'] = '%.4f' % v if v is not None else ''
