@@ -25,7 +25,11 @@
  * Per instance, debugfs vfio-p2p-test-iommu/<n>/ shows the attached domain
  * ("mappings", "stats"), the client's refused DMA ("faults") and takes a
  * fault-injection count ("fail_map": fail that many map calls with
- * -ENOMEM).  Locking: ti->lock guards the instance's domain list and which
+ * -ENOMEM; "fail_iova": only calls whose range holds that IOVA count, all
+ * of them when it is ~0).  "freed_mapped_pages" counts the entries still
+ * mapped in the instance's domains when they were freed, so a test can see
+ * what a failed attach left behind in a domain it can no longer read.
+ * Locking: ti->lock guards the instance's domain list and which
  * domain is attached; a domain's entries are guarded by the xarray's lock.
  */
 #include <linux/debugfs.h>
@@ -56,6 +60,8 @@ struct p2p_ti {
 	struct list_head domains;
 	struct p2p_ti_domain *attached;
 	atomic_t fail_map;
+	u64 fail_iova;			/* ~0: any */
+	atomic64_t freed_mapped_pages;
 	atomic_t faults;
 	unsigned int id;
 };
@@ -152,6 +158,7 @@ static void p2p_ti_domain_free(struct iommu_domain *domain)
 		ti->attached = NULL;
 	list_del(&d->node);
 	mutex_unlock(&ti->lock);
+	atomic64_add(atomic64_read(&d->mapped_pages), &ti->freed_mapped_pages);
 	xa_destroy(&d->ptes);
 	kfree(d);
 }
@@ -175,6 +182,14 @@ static void p2p_ti_violation(struct p2p_ti_domain *d)
 	atomic64_inc(&d->violations);
 }
 
+/* Does fault injection aim at a map call of [@iova, @iova + @len)? */
+static bool p2p_ti_fail_here(struct p2p_ti *ti, unsigned long iova, size_t len)
+{
+	u64 at = READ_ONCE(ti->fail_iova);
+
+	return at == U64_MAX || (at >= iova && at - iova < len);
+}
+
 static int p2p_ti_map_pages(struct iommu_domain *domain, unsigned long iova,
 			    phys_addr_t paddr, size_t pgsize, size_t pgcount,
 			    int prot, gfp_t gfp, size_t *mapped)
@@ -185,7 +200,8 @@ static int p2p_ti_map_pages(struct iommu_domain *domain, unsigned long iova,
 	int ret;
 
 	atomic64_inc(&d->map_calls);
-	if (atomic_add_unless(&d->ti->fail_map, -1, 0)) {
+	if (p2p_ti_fail_here(d->ti, iova, len) &&
+	    atomic_add_unless(&d->ti->fail_map, -1, 0)) {
 		pr_info("p2p-test-iommu%u: domain %u: injected -ENOMEM, map of IOVA %#lx\n",
 			d->ti->id, d->id, iova);
 		return -ENOMEM;
@@ -479,6 +495,8 @@ static int p2p_ti_stats_show(struct seq_file *s, void *unused)
 	seq_printf(s, "violations %llu\n", st.violations);
 	seq_printf(s, "mapped_pages %llu\n", st.mapped_pages);
 out:
+	seq_printf(s, "freed_mapped_pages %lld\n",
+		   (long long)atomic64_read(&ti->freed_mapped_pages));
 	mutex_unlock(&ti->lock);
 	return 0;
 }
@@ -526,6 +544,8 @@ static int __init p2p_ti_add(struct p2p_ti *ti, unsigned int id)
 	debugfs_create_file("mappings", 0400, dir, ti, &p2p_ti_mappings_fops);
 	debugfs_create_file("stats", 0400, dir, ti, &p2p_ti_stats_fops);
 	debugfs_create_atomic_t("fail_map", 0600, dir, &ti->fail_map);
+	ti->fail_iova = U64_MAX;
+	debugfs_create_x64("fail_iova", 0600, dir, &ti->fail_iova);
 	debugfs_create_atomic_t("faults", 0400, dir, &ti->faults);
 
 	/* The IOMMU core probes the client here, through its fwspec. */

@@ -36,7 +36,11 @@
  *  - parent_reset_revokes: a reset of the parent PCI function through its
  *    sysfs reset attribute, while the BARs are mapped, revokes the
  *    mappings during the reset (each mdev's BAR0 reads fail while the
- *    reset holds the parent) and restores them after it.
+ *    reset holds the parent) and restores them after it;
+ *  - first_domain_attach_fails: in a container of the two mdevs alone (no
+ *    IOMMU domain, nothing pinned), the first IOMMU group to attach (a
+ *    test-IOMMU client) fails at B's BAR, after type1 pinned the RAM for
+ *    it: the pins go again, and a second attach maps RAM and B's BAR.
  *
  * Each test runs for VFIO_TYPE1_IOMMU and VFIO_TYPE1v2_IOMMU.  Without an
  * mslice parent (the stock kernel) every test skips.
@@ -61,6 +65,7 @@
 
 #include "../kselftest_harness.h"
 #include "vfio_p2p_util.h"
+#include "vfio_p2p_test_iommu.h"
 
 #define PG		4096UL
 #define MIB		0x100000UL
@@ -208,8 +213,11 @@ static long mdev_faults(struct mdev *m)
 	return strtol(buf, NULL, 10);
 }
 
-/* The mdev's group into @container, its device fd and its regions. */
-static int mdev_open(struct mdev *m, int container)
+/*
+ * The mdev's group into @container (and, for the container's first group,
+ * @iommu_type; 0 for none), its device fd and its regions.
+ */
+static int mdev_open(struct mdev *m, int container, int iommu_type)
 {
 	char path[PATH_MAX], link[PATH_MAX], *slash;
 	ssize_t n;
@@ -229,6 +237,8 @@ static int mdev_open(struct mdev *m, int container)
 	if (m->dev.group_fd < 0)
 		return -errno;
 	if (ioctl(m->dev.group_fd, VFIO_GROUP_SET_CONTAINER, &container))
+		return -errno;
+	if (iommu_type && ioctl(container, VFIO_SET_IOMMU, iommu_type))
 		return -errno;
 	m->dev.fd = ioctl(m->dev.group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
 	if (m->dev.fd < 0)
@@ -387,7 +397,9 @@ FIXTURE_SETUP(mslice)
 	ASSERT_LE(0, c->container);
 	if (ioctl(c->container, VFIO_CHECK_EXTENSION, variant->iommu_type) != 1)
 		SKIP(return, "IOMMU type %d not supported", variant->iommu_type);
-	ASSERT_EQ(0, vfio_p2p_dev_open(&c->edu, edu, c->container, variant->iommu_type));
+	/* An earlier test's process may still be exiting: wait, boundedly. */
+	ret = vfio_p2p_dev_open_wait(&c->edu, edu, c->container, variant->iommu_type, 30);
+	ASSERT_EQ(0, ret) TH_LOG("opening edu %s: %s", edu, strerror(-ret));
 	ASSERT_EQ(0, vfio_p2p_region_info(&c->edu, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
 	c->edu_regs = vfio_p2p_region_mmap(&c->edu, &bar0, 0, PG, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, c->edu_regs);
@@ -410,9 +422,9 @@ FIXTURE_SETUP(mslice)
 	if (!ret)
 		ret = mdev_create(self->parent, "mslice-4m", &self->b);
 	if (!ret)
-		ret = mdev_open(&self->a, c->container);
+		ret = mdev_open(&self->a, c->container, 0);
 	if (!ret)
-		ret = mdev_open(&self->b, c->container);
+		ret = mdev_open(&self->b, c->container, 0);
 	if (!ret && (self->a.size != MIB || self->b.size != 4 * MIB ||
 		     reg_read(&self->a, REG_ID, 4) != MSLICE_ID))
 		ret = -EPROTO;
@@ -654,7 +666,7 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 	n = &self->extra[self->nr_extra];
 	ASSERT_EQ(0, mdev_create(self->parent, "mslice-4m", n));
 	self->nr_extra++;
-	ASSERT_EQ(0, mdev_open(n, c->container));
+	ASSERT_EQ(0, mdev_open(n, c->container, 0));
 	/*
 	 * At B's old address, so that B's vfio_dma, which still holds that
 	 * address, now points at n's BAR through the CPU's page tables.
@@ -723,7 +735,7 @@ TEST_F_TIMEOUT(mslice, exhaust_and_overlap, 180)
 	all[nr++] = &self->a;
 	all[nr++] = &self->b;
 	for (i = 0; i < self->nr_extra; i++) {
-		ASSERT_EQ(0, mdev_open(&self->extra[i], c->container));
+		ASSERT_EQ(0, mdev_open(&self->extra[i], c->container, 0));
 		all[nr++] = &self->extra[i];
 	}
 	for (i = 0; i < nr; i++) {
@@ -1098,6 +1110,69 @@ TEST_F_TIMEOUT(mslice, parent_reset_revokes, 120)
 	vfio_p2p_host_expect(self->parent, slice_offset(&self->a) + OFF, DMA_LEN, seed + 2);
 	ASSERT_EQ((int64_t)self->a.size, vfio_p2p_unmap(c->container, IOVA_A, self->a.size, 0));
 	ASSERT_EQ((int64_t)self->b.size, vfio_p2p_unmap(c->container, IOVA_B, self->b.size, 0));
+}
+
+/*
+ * The first IOMMU domain of a container that holds only mdevs: its replay
+ * pins every RAM page the container maps and makes the links of B's BAR,
+ * and then B's link fails to map into the new domain (fault injection).
+ * What the replay pinned is unpinned and its links dropped; attaching
+ * again works.
+ */
+TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
+{
+	uint32_t seed = vfio_p2p_seed();
+	struct p2p_ti_dev t;
+	uint64_t freed0, freed1;
+	long locked;
+	uint8_t *b, *ram;
+	int container;
+
+	if (p2p_ti_present(0))
+		SKIP(return, "no test IOMMU (CONFIG_VFIO_P2P_TEST_IOMMU)");
+	/* Both mdevs leave the fixture's container for one of their own. */
+	mdev_close(&self->a);
+	mdev_close(&self->b);
+	container = vfio_p2p_container_open();
+	ASSERT_LE(0, container);
+	ASSERT_EQ(0, mdev_open(&self->a, container, variant->iommu_type));
+	ASSERT_EQ(0, mdev_open(&self->b, container, 0));
+	b = mdev_map_bar(&self->b);
+	ASSERT_NE(NULL, b);
+	ram = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ram);
+	memset(ram, 0x3c, 16 * PG);
+	locked = vfio_p2p_locked_kib();
+	ASSERT_LE(0, locked);
+	/* No IOMMU domain: MAP_DMA pins nothing. */
+	ASSERT_EQ(0, vfio_p2p_map(container, ram, IOVA_A, 16 * PG, RW));
+	ASSERT_EQ(0, vfio_p2p_map(container, b, IOVA_B, self->b.size, RW));
+	ASSERT_EQ(locked, vfio_p2p_locked_kib());
+
+	ASSERT_EQ(0, p2p_ti_stat(0, "freed_mapped_pages", &freed0));
+	ASSERT_EQ(0, p2p_ti_fail_map_at(0, 1, IOVA_B + OFF));
+	EXPECT_EQ(-ENOMEM, p2p_ti_open(&t, 0, container));
+	p2p_ti_close(&t);
+	ASSERT_EQ(0, p2p_ti_fail_map(0, 0));
+	EXPECT_EQ(locked, vfio_p2p_locked_kib())
+		TH_LOG("the failed attach left RAM pinned");
+	ASSERT_EQ(0, p2p_ti_stat(0, "freed_mapped_pages", &freed1));
+	EXPECT_EQ(freed0, freed1) TH_LOG("the failed attach left entries mapped");
+
+	ASSERT_EQ(0, p2p_ti_open(&t, 0, container));
+	EXPECT_EQ(locked + 16 * PG / 1024, vfio_p2p_locked_kib());
+	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_B + OFF, 64, seed));
+	ASSERT_EQ(seed, *(uint32_t *)(b + OFF)) TH_LOG("the DMA did not land in B's BAR");
+	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_A, 64, seed + 1));
+	ASSERT_EQ(seed + 1, *(uint32_t *)ram);
+	p2p_ti_close(&t);
+	ASSERT_EQ((int64_t)self->b.size, vfio_p2p_unmap(container, IOVA_B, self->b.size, 0));
+	ASSERT_EQ((int64_t)(16 * PG), vfio_p2p_unmap(container, IOVA_A, 16 * PG, 0));
+	EXPECT_EQ(locked, vfio_p2p_locked_kib());
+	mdev_close(&self->a);
+	mdev_close(&self->b);
+	close(container);
+	munmap(ram, 16 * PG);
 }
 
 TEST_HARNESS_MAIN

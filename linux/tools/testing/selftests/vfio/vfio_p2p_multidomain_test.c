@@ -21,6 +21,11 @@
  * unbind of the peer; VFIO_DEVICE_RESET of the peer; attach of a second
  * test client while links are live and while they are revoked; a failed
  * map (fault injection); and a plain BAR UNMAP_DMA with everything live.
+ * With fault injection too: a restore at decode on that fails in one
+ * domain (the links stay revoked in all of them, and the next UNMAP_DMA
+ * maps them again), and an attach that fails in type1's replay or at a
+ * live link (nothing stays mapped or pinned).  The IOTLB syncs of the test
+ * domains show one sync per domain per event, however many links.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -239,8 +244,10 @@ static void md_teardown(struct md *s)
 {
 	int i;
 
-	for (i = 0; i < P2P_TI_COUNT; i++)
+	for (i = 0; i < P2P_TI_COUNT; i++) {
+		p2p_ti_fail_map(i, 0);
 		p2p_ti_close(&s->t[i]);
+	}
 	if (s->mix != MAP_FAILED)
 		munmap(s->mix, MIX_SIZE);
 	vfio_p2p_ctx_close(&s->c);
@@ -524,6 +531,96 @@ TEST_F_TIMEOUT(multi, failed_map_leaves_nothing, 120)
 	munmap(ram, 4 * PG);
 }
 
+/* A counter of the domain attached to @inst's client. */
+static uint64_t ti_stat(struct __test_metadata *_metadata, int inst,
+			const char *name)
+{
+	uint64_t v = 0;
+
+	EXPECT_EQ(0, p2p_ti_stat(inst, name, &v)) TH_LOG("stat %s", name);
+	return v;
+}
+
+/* A DISABLE or a RELEASE of three links costs each domain one IOTLB sync. */
+TEST_F_TIMEOUT(multi, one_iotlb_sync_per_domain_per_event, 120)
+{
+	struct md *s = &self->s;
+	uint64_t sync[P2P_TI_COUNT], unmaps[P2P_TI_COUNT];
+	int i;
+
+	map_bar(_metadata, s);
+	map_mix(_metadata, s);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	for (i = 0; i < P2P_TI_COUNT; i++) {
+		sync[i] = ti_stat(_metadata, i, "iotlb_sync");
+		unmaps[i] = ti_stat(_metadata, i, "unmap_calls");
+	}
+	decode(_metadata, s, false);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	for (i = 0; i < P2P_TI_COUNT; i++) {
+		/* Three links: at least three unmap calls, one sync. */
+		EXPECT_LE(unmaps[i] + 3, ti_stat(_metadata, i, "unmap_calls"));
+		EXPECT_EQ(sync[i] + 1, ti_stat(_metadata, i, "iotlb_sync"))
+			TH_LOG("instance %d: decode off of 3 links", i);
+	}
+	/* Mapping again needs no IOTLB invalidation. */
+	decode(_metadata, s, true);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	for (i = 0; i < P2P_TI_COUNT; i++)
+		EXPECT_EQ(sync[i] + 1, ti_stat(_metadata, i, "iotlb_sync"))
+			TH_LOG("instance %d: decode on of 3 links", i);
+	release_peer(s);
+	ASSERT_TRUE(domains_settle(_metadata, s));
+	for (i = 0; i < P2P_TI_COUNT; i++)
+		EXPECT_EQ(sync[i] + 2, ti_stat(_metadata, i, "iotlb_sync"))
+			TH_LOG("instance %d: release of 3 links", i);
+	unmap(_metadata, s, IOVA_MIX, MIX_SIZE);
+	unmap(_metadata, s, IOVA_BAR, s->c.bar2.size);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+}
+
+/*
+ * Decode on, and mapping the links again fails in one domain: they stay
+ * revoked in every domain, not mapped in some, and the container's next
+ * UNMAP_DMA (here of nothing) maps them again.
+ */
+TEST_F_TIMEOUT(multi, failed_restore_retried, 120)
+{
+	struct md *s = &self->s;
+	uint32_t seed = vfio_p2p_seed();
+	int i;
+
+	map_bar(_metadata, s);
+	map_mix(_metadata, s);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	memset(s->bar + OFF, 0, 4 * PG);
+	decode(_metadata, s, false);
+	ASSERT_EQ(0, p2p_ti_fail_map(0, 1000));
+	decode(_metadata, s, true);
+	ASSERT_EQ(0, p2p_ti_fail_map(0, 0));
+	bar_links_live(s, false);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	for (i = 0; i < P2P_TI_COUNT; i++)
+		ASSERT_EQ(-EFAULT, p2p_ti_dma_write_pattern(&s->t[i], IOVA_BAR + OFF, 64, seed));
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(&s->c, IOVA_BAR + OFF + PG, EDU_DMA_MAX, seed));
+	ASSERT_NE(-1, vfio_p2p_check(s->bar + OFF + PG, EDU_DMA_MAX, seed))
+		TH_LOG("edu's DMA reached a link that is not restored");
+	ASSERT_FALSE(pattern_at(s->bar + OFF, 64, seed));
+
+	ASSERT_EQ(0, vfio_p2p_unmap(s->c.container, IOVA_MIX + MIX_SIZE, PG, 0));
+	bar_links_live(s, true);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	for (i = 0; i < P2P_TI_COUNT; i++) {
+		ASSERT_EQ(0, p2p_ti_dma_write_pattern(&s->t[i], IOVA_BAR + OFF, 64, seed + i));
+		ASSERT_TRUE(pattern_at(s->bar + OFF, 64, seed + i));
+	}
+	ASSERT_EQ(0, vfio_p2p_ram_to_iova(&s->c, IOVA_BAR + OFF + PG, EDU_DMA_MAX, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(s->bar + OFF + PG, EDU_DMA_MAX, seed));
+	unmap(_metadata, s, IOVA_MIX, MIX_SIZE);
+	unmap(_metadata, s, IOVA_BAR, s->c.bar2.size);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+}
+
 static void *unbind_thread(void *arg)
 {
 	return (void *)(long)vfio_p2p_sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind",
@@ -590,6 +687,53 @@ TEST_F_TIMEOUT(late, attach_while_live, 120)
 	ASSERT_TRUE(domains_ok(_metadata, s));
 	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&s->t[1], IOVA_BAR + OFF, 64, seed));
 	ASSERT_TRUE(pattern_at(s->bar + OFF, 64, seed));
+	unmap(_metadata, s, IOVA_MIX, MIX_SIZE);
+	unmap(_metadata, s, IOVA_BAR, s->c.bar2.size);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+}
+
+/*
+ * Attaching a domain fails in type1's replay of RAM, then at a live link:
+ * each time the failed domain is freed empty, nothing stays pinned, and the
+ * links live on in the other domains; a third attach succeeds.
+ */
+TEST_F_TIMEOUT(late, failed_attach_leaves_nothing, 120)
+{
+	struct md *s = &self->s;
+	uint32_t seed = vfio_p2p_seed();
+	uint64_t freed0;
+	long locked;
+
+	map_bar(_metadata, s);
+	map_mix(_metadata, s);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	locked = vfio_p2p_locked_kib();
+	ASSERT_LT(0, locked);
+	freed0 = ti_stat(_metadata, 1, "freed_mapped_pages");
+
+	ASSERT_EQ(0, p2p_ti_fail_map_at(1, 1, VFIO_P2P_IOVA_RAM));
+	EXPECT_EQ(-ENOMEM, p2p_ti_open(&s->t[1], 1, s->c.container));
+	p2p_ti_close(&s->t[1]);
+	ASSERT_EQ(0, p2p_ti_fail_map_at(1, 1, IOVA_MIX + MIX_BAR + MIX_RAM));
+	EXPECT_EQ(-ENOMEM, p2p_ti_open(&s->t[1], 1, s->c.container));
+	p2p_ti_close(&s->t[1]);
+	ASSERT_EQ(0, p2p_ti_fail_map(1, 0));
+	EXPECT_EQ(freed0, ti_stat(_metadata, 1, "freed_mapped_pages"))
+		TH_LOG("a failed attach freed its domain with entries mapped");
+	EXPECT_EQ(locked, vfio_p2p_locked_kib());
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&s->t[0], IOVA_BAR + OFF, 64, seed));
+	ASSERT_TRUE(pattern_at(s->bar + OFF, 64, seed));
+
+	ASSERT_EQ(0, p2p_ti_open(&s->t[1], 1, s->c.container));
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	EXPECT_EQ(locked, vfio_p2p_locked_kib());
+	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&s->t[1], IOVA_MIX + 0x1000, 64, seed + 1));
+	ASSERT_TRUE(pattern_at(s->bar + MIX_OFF0 + 0x1000, 64, seed + 1));
+	decode(_metadata, s, false);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	decode(_metadata, s, true);
+	ASSERT_TRUE(domains_ok(_metadata, s));
 	unmap(_metadata, s, IOVA_MIX, MIX_SIZE);
 	unmap(_metadata, s, IOVA_BAR, s->c.bar2.size);
 	ASSERT_TRUE(domains_ok(_metadata, s));

@@ -242,13 +242,39 @@ int p2p_ti_stat(int instance, const char *name, uint64_t *val)
 	return ret;
 }
 
-int p2p_ti_fail_map(int instance, unsigned int n)
+int p2p_ti_fail_map_at(int instance, unsigned int n, uint64_t iova)
 {
-	char path[PATH_MAX], val[16];
+	char path[PATH_MAX], val[24];
+	int ret;
 
+	snprintf(path, sizeof(path), "%s/%d/fail_iova", P2P_TI_DEBUGFS, instance);
+	snprintf(val, sizeof(val), "%#llx", (unsigned long long)iova);
+	ret = vfio_p2p_sysfs_write(path, val);
+	if (ret)
+		return ret;
 	snprintf(path, sizeof(path), "%s/%d/fail_map", P2P_TI_DEBUGFS, instance);
 	snprintf(val, sizeof(val), "%u", n);
 	return vfio_p2p_sysfs_write(path, val);
+}
+
+int p2p_ti_fail_map(int instance, unsigned int n)
+{
+	return p2p_ti_fail_map_at(instance, n, P2P_TI_ANY_IOVA);
+}
+
+long vfio_p2p_locked_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
 }
 
 uint64_t vfio_p2p_pagemap_pfn(const void *vaddr)

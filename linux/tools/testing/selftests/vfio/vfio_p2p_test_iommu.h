@@ -15,8 +15,11 @@
  *             "<iova> <first pfn> <pages> <r|-><w|->" (hex, hex, decimal)
  *   stats     "domain <id>", then "<counter> <value>" lines: map_calls,
  *             unmap_calls, iotlb_sync, iotlb_sync_map, flush_all,
- *             violations (map over mapped, unmap of a hole), mapped_pages
+ *             violations (map over mapped, unmap of a hole), mapped_pages;
+ *             and, domain or none, freed_mapped_pages: what was still
+ *             mapped in the instance's domains when they were freed
  *   fail_map  RW: fail that many next map calls of the instance (-ENOMEM)
+ *   fail_iova RW: only map calls whose range holds this IOVA (~0: any)
  *   faults    RO: DMA of the client refused by its IOMMU (pages)
  *
  * The client's DMA engine is its region 0 (read/write on the device fd);
@@ -97,6 +100,12 @@ long p2p_ti_mappings(int instance, struct p2p_ti_pte *ptes, size_t max,
 int p2p_ti_stat(int instance, const char *name, uint64_t *val);
 /* Fail the next @n map calls of @instance with -ENOMEM. */
 int p2p_ti_fail_map(int instance, unsigned int n);
+/* The same, counting only map calls whose range holds @iova (~0: any). */
+int p2p_ti_fail_map_at(int instance, unsigned int n, uint64_t iova);
+#define P2P_TI_ANY_IOVA		(~0ULL)
+
+/* What type1 has charged to our mm->locked_vm (VmLck), in KiB, or -1. */
+long vfio_p2p_locked_kib(void);
 
 /* The pfn behind a present page of ours (/proc/self/pagemap), or 0. */
 uint64_t vfio_p2p_pagemap_pfn(const void *vaddr);

@@ -613,6 +613,28 @@ void vfio_p2p_report_holders(void)
 		fprintf(stderr, "# vfio holder: no process holds a vfio group or device fd\n");
 }
 
+int vfio_p2p_dev_open_wait(struct vfio_p2p_dev *dev, const char *bdf, int container,
+			   int iommu_type, int wait_s)
+{
+	struct timespec start, now;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		ret = vfio_p2p_dev_open(dev, bdf, container, iommu_type);
+		if (ret != -EBUSY)
+			return ret;
+		vfio_p2p_dev_close(dev);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= wait_s)
+			break;
+		usleep(200000);
+	}
+	fprintf(stderr, "# %s: still busy after %d s; the holders:\n", bdf, wait_s);
+	vfio_p2p_report_holders();
+	return -EBUSY;
+}
+
 int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **what,
 			   int wait_s)
 {

@@ -149,6 +149,9 @@ void vfio_p2p_ctx_init(struct vfio_p2p_ctx *c);
  */
 int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **what,
 			   int wait_s);
+/* vfio_p2p_dev_open(), waiting as vfio_p2p_ctx_open_wait() does. */
+int vfio_p2p_dev_open_wait(struct vfio_p2p_dev *dev, const char *bdf, int container,
+			   int iommu_type, int wait_s);
 /* Print on stderr every process holding a vfio group or device fd. */
 void vfio_p2p_report_holders(void);
 
