@@ -28,8 +28,10 @@
 #
 # The cover letter is rig/series-cover.txt: its first line is the
 # subject, the rest the body, in which @BENCH@ becomes the ratios read from
-# $BENCH_CSV (default $BUILD/bench/bench.csv, what make bench writes), or a
-# line saying no bench was run, and @SOURCE@ the Debian source version.
+# $BENCH_CSV (default $BUILD/bench/bench.csv, what make bench writes, else
+# bench/bench.csv, the run the repo keeps), or a
+# line saying no bench was run (neither file exists), and @SOURCE@ the
+# Debian source version.
 #
 # check and bisect work in $BUILD/series-am/linux, a checkout of the scratch
 # repository: git am of the export onto its pristine commit.  bisect checks
@@ -56,7 +58,12 @@ scratch=$BUILD/series-git
 amdir=$BUILD/series-am/linux
 manifest=$repo/patches/owned-files
 template=$repo/rig/series-cover.txt
-BENCH_CSV=${BENCH_CSV:-$BUILD/bench/bench.csv}
+# The bench run the cover letter quotes: this work tree's latest, else the
+# one the repo keeps (bench/, copied there by make bench).
+if [ -z "${BENCH_CSV:-}" ]; then
+	BENCH_CSV=$BUILD/bench/bench.csv
+	[ -s "$BENCH_CSV" ] || BENCH_CSV=$repo/bench/bench.csv
+fi
 
 say() { echo "rig: series: $*"; }
 die() { echo "rig: series: error: $*" >&2; exit 1; }
@@ -180,10 +187,10 @@ bench_text() {
 		return
 	fi
 	bench_said=$BENCH_CSV
-	python3 - "$BENCH_CSV" <<'EOF'
+	python3 - "$BENCH_CSV" "$repo" <<'EOF'
 import csv, os, sys, time
 
-path = sys.argv[1]
+path, repo = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(path, newline='')))
 labels = {('bar-untouched', 'map'): 'BAR map, untouched',
           ('bar-touched', 'map'): 'BAR map, touched',
@@ -220,10 +227,9 @@ def ratio(v):
     return '%.0fx' % v if v >= 10 else '%.2fx' % v
 
 
-print('From make bench (%s, written %s), under QEMU TCG: absolute times'
-      % (os.path.basename(path),
-         time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(os.path.getmtime(path)))))
-print('are emulated, only the stock/p2p ratios of one run count.  Median of')
+print('From make bench (%s), under QEMU TCG: absolute times are emulated,'
+      % (os.path.relpath(path, repo) if path.startswith(repo + '/') else path))
+print('only the stock/p2p ratios of one run count.  Median of')
 print('the timed repetitions (ratio of the mins in brackets):')
 print()
 print('  %-22s %8s %12s %12s  %s' % ('', 'size', 'stock', 'p2p', 'stock/p2p'))
