@@ -291,6 +291,31 @@ am_tree() {
 	git -C "$amdir" clean -q -f -d
 }
 
+# churn: lines an earlier patch of the series added that a later one
+# removes or rewrites (git blame of each removed line in the parent).
+# Prints one line per such patch; returns 1 if there are any.
+churn() {
+	local base=$1 tip=$2 c f found=0 n lines
+	while read -r c; do
+		n=0 lines=""
+		while read -r f; do
+			# Removed line ranges of f in c: "-start,count" of each hunk.
+			while read -r start count; do
+				[ "${count:-1}" = 0 ] && continue
+				lines=$(git -C "$amdir" blame --porcelain -L "$start,+${count:-1}" "$c^" -- "$f" 2>/dev/null |
+					awk -v b="$base" '/^[0-9a-f]+ [0-9]+ [0-9]+/ {if ($1 != b) print $1}' | wc -l)
+				n=$((n + lines))
+			done < <(git -C "$amdir" diff -U0 "$c^" "$c" -- "$f" |
+				 sed -n 's/^@@ -\([0-9]*\),\{0,1\}\([0-9]*\) .*/\1 \2/p')
+		done < <(git -C "$amdir" diff --name-only --diff-filter=M "$c^" "$c")
+		if [ $n -gt 0 ]; then
+			echo "rig: series: churn: $(git -C "$amdir" log -1 --format=%s "$c"): rewrites $n line(s) an earlier patch of the series added"
+			found=1
+		fi
+	done < <(git -C "$amdir" rev-list --reverse "$base..$tip")
+	return $found
+}
+
 cmd_check() {
 	local start=$SECONDS bad=0 p n=0 outp
 	cmd_export
@@ -307,6 +332,9 @@ cmd_check() {
 		bad=1
 	fi
 	[ $bad = 0 ] && say "git am result is identical to $p2p (diff -r)"
+	# No patch rewrites what an earlier one added (a note, not a failure:
+	# a comment that a later patch extends counts too).
+	churn "$(g rev-parse pristine)" HEAD || true
 	# checkpatch as a maintainer runs it on what was mailed, as
 	# rig/checkpatch.sh runs it on patches/, with one type left out:
 	# FILE_PATH_CHANGES ("does MAINTAINERS need updating?") on every patch
