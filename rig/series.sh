@@ -3,9 +3,16 @@
 #
 #   series.sh export   write $BUILD/series/0000-cover-letter.patch and
 #                      00NN-*.patch (make series)
-#   series.sh check    git am of that export onto the pristine source must
-#                      give the p2p tree exactly, and checkpatch.pl --strict
-#                      must pass every exported patch (make series-check)
+#   series.sh check    export, then: git am of it onto the pristine source
+#                      must give the p2p tree exactly (diff -r), and
+#                      checkpatch.pl --strict must pass every exported patch
+#                      (make series-check runs check, then bisect).  It
+#                      also notes, without failing, a patch that rewrites
+#                      lines an earlier patch of the series added (git
+#                      blame), and added files no MAINTAINERS entry covers:
+#                      checkpatch runs as rig/checkpatch.sh runs it, but
+#                      with --ignore FILE_PATH_CHANGES, as the series adds
+#                      files and no MAINTAINERS hunk.
 #   series.sh bisect   every prefix of the export compiles with W=1, no
 #                      warning, no undefined reference inside the series
 #                      (make series-bisect; make series-check runs it too)
