@@ -21,7 +21,7 @@ export BUILD EXTRA_TESTS BREAK ONLY
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch compile-drivers series series-check series-bisect unsaved clean
+.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -49,6 +49,10 @@ selftests: tree
 checkpatch: tree
 	@$(RIG)/checkpatch.sh
 
+# kernel-doc on our C files, docutils on our rst (Documentation/driver-api/).
+docs-check: tree
+	@$(RIG)/docs-check.sh
+
 # Compile (only) every vfio driver that mmaps device memory, warnings fail:
 # on x86_64 with COMPILE_TEST, and cross-compiled for arm64 (vfio-cdx).
 compile-drivers: tree
@@ -69,7 +73,7 @@ series-check: tree
 series-bisect: tree
 	@$(RIG)/series.sh bisect
 
-check: checkpatch compile-drivers series-check kernel selftests
+check: checkpatch docs-check compile-drivers series-check kernel selftests
 	@$(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
 
 run: tree

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Turn two vfio_p2p_bench runs (stock and p2p kernel) into the bench report.
+"""Turn vfio_p2p_bench runs (stock and p2p kernel) into the bench report.
 
 Inputs: the boot output directories of rig/guest-run.sh bench, whose
-tests.log holds the program's "bench:" lines and console.log the kernel's.
+tests.log holds the program's "bench:" lines and console.log the kernel's:
+one or more rounds per kernel, booted alternately (stock, p2p, stock, p2p),
+so that a change in host load between two boots shows as a spread between
+rounds instead of skewing every ratio.  A row's median and min are over the
+samples of all rounds; its spread is the range of the per-round ratios.
+The rows whose code the series leaves unchanged (RAM) must come out within
+NOISE of 1.0x in every round; a run where they do not is flagged NOISY.
 Outputs, in --out:
   bench.csv          one line per row: both kernels' median and min, the
                      ratio, and the profiler's iommu_map() share of MAP_DMA;
@@ -34,7 +40,12 @@ ROWS = [  # (row, op, label)
     ('bar-touched', 'unmap', 'BAR unmap, touched'),
     ('ram', 'map', 'RAM map (populated)'),
     ('ram', 'unmap', 'RAM unmap'),
+    ('ram-4k', 'map', 'RAM map, 4 KiB pages'),
+    ('ram-4k', 'unmap', 'RAM unmap, 4 KiB pages'),
 ]
+# Rows whose code the series does not change: their ratio is the noise.
+UNCHANGED = ('ram', 'ram-4k')
+NOISE = 1.25
 LINK_ROWS = [  # (row, label, the notifier function that delivers its events)
     ('links-cycle', 'decode off+on cycle', 'mem_update'),
     ('links-release', 'release (last close)', 'last_close'),
@@ -43,11 +54,11 @@ LINK_ROWS = [  # (row, label, the notifier function that delivers its events)
 
 def parse_run(d):
     """Results, traces, comment lines and problems of one boot."""
-    res, trace, notes, problems = {}, {}, [], []
+    res, trace, bare, notes, problems = {}, {}, {}, [], []
     done = False
     log = os.path.join(d, 'tests.log')
     if not os.path.exists(log):
-        return res, trace, notes, ['no %s: the guest never ran' % log]
+        return res, trace, bare, notes, ['no %s: the guest never ran' % log]
     with open(log, errors='replace') as f:
         for raw in f:
             line = raw.rstrip('\r\n')
@@ -69,7 +80,10 @@ def parse_run(d):
                 notes.append(body)
                 continue
             key = (kv['row'], kv['op'], int(kv['size']))
-            if kv['op'] == 'trace':
+            if kv['op'] == 'bare':
+                bare[(kv['row'], int(kv['size']))] = {
+                    k: int(v) for k, v in kv.items() if k.endswith(('_ns', '_hits'))}
+            elif kv['op'] == 'trace':
                 trace[(kv['row'], int(kv['size']))] = {
                     k: int(v) for k, v in kv.items()
                     if k.endswith(('_ns', '_hits')) or k == 'links'}
@@ -92,7 +106,41 @@ def parse_run(d):
             reports = [ln.strip() for ln in f if REPORT.search(ln)]
         if reports:
             problems.append('%d kernel report line(s), first: %s' % (len(reports), reports[0]))
-    return res, trace, notes, problems
+    return res, trace, bare, notes, problems
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) // 2
+
+
+def merge_rounds(rounds):
+    """One kernel's rounds as one run: samples pooled, per-round medians kept."""
+    res, trace, bare, notes, problems = {}, {}, {}, [], []
+    for i, (r, t, b, n, p) in enumerate(rounds):
+        for key, v in r.items():
+            m = res.setdefault(key, {'samples': [], 'links': v['links'], 'rounds': []})
+            m['samples'] += v['samples']
+            m['rounds'].append(v['median'])
+        for key, v in t.items():
+            trace.setdefault(key, v)
+        for key, v in b.items():
+            bare.setdefault(key, v)
+        notes += [x for x in n if x not in notes]
+        problems += ['round %d: %s' % (i + 1, x) for x in p]
+    for v in res.values():
+        v['median'] = median(v['samples'])
+        v['min'] = min(v['samples'])
+        v['n'] = len(v['samples'])
+    return res, trace, bare, notes, problems
+
+
+def round_ratios(st, pp):
+    """stock/p2p of each round's medians, rounds paired in boot order."""
+    if not st or not pp:
+        return []
+    return [a / b for a, b in zip(st['rounds'], pp['rounds']) if b]
 
 
 def size_label(b):
@@ -175,6 +223,35 @@ def fmt_count(v):
     return 'n/a' if v is None else str(v)
 
 
+def bare_table(runs, say):
+    """MAP_DMA of a BAR on the p2p kernel against its bare iommu_map()."""
+    keys = sorted({(r, s) for (r, s) in runs['p2p'][2] if r.startswith('bar-')})
+    if not keys:
+        return
+    hdr = '%-22s %8s  %18s  %18s  %12s' % ('p2p kernel', 'size', 'MAP_DMA median',
+                                           'bare iommu_map()', 'MAP_DMA/bare')
+    say(hdr)
+    say('-' * len(hdr))
+    for row, s in keys:
+        b = runs['p2p'][2][(row, s)]
+        r = runs['p2p'][0].get((row, 'map', s))
+        ratio = r['median'] / b['iommu_map_ns'] if r and b.get('iommu_map_ns') else None
+        say('%-22s %8s  %18s  %18s  %12s' % (
+            'BAR map, ' + row[4:], size_label(s), fmt_ns(r['median']) if r else '-',
+            '%s (%d call%s)' % (fmt_ns(b.get('iommu_map_ns')), b.get('iommu_map_hits', 0),
+                                '' if b.get('iommu_map_hits') == 1 else 's'),
+            fmt_ratio(ratio)))
+        if r is not None:
+            r['bare'] = (b.get('iommu_map_ns'), ratio)
+    say('')
+    for ln in (
+            '"bare iommu_map()": the time in iommu_map() of one more MAP_DMA of the same run',
+            'with only iommu_map() under the function profiler (one traced function: its entry',
+            'and exit are the whole overhead), against the untimed-profiler MAP_DMA median.'):
+        say(ln)
+    say('')
+
+
 def links_table(runs, say, problems):
     """The link rows: their table lines (through say) and their CSV rows."""
     rows_csv = []
@@ -249,10 +326,12 @@ def links_table(runs, say, problems):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--stock', required=True, help='boot directory of the stock run')
-    ap.add_argument('--p2p', required=True, help='boot directory of the p2p run')
-    ap.add_argument('--status', nargs=2, type=int, default=(0, 0),
-                    metavar=('STOCK', 'P2P'), help="QEMU's exit status of each run")
+    ap.add_argument('--stock', required=True, nargs='+',
+                    help='boot directories of the stock rounds')
+    ap.add_argument('--p2p', required=True, nargs='+',
+                    help='boot directories of the p2p rounds, as many')
+    ap.add_argument('--status', nargs='+', type=int, default=[],
+                    help="QEMU's exit status of each boot: stock, p2p, stock, p2p...")
     ap.add_argument('--out', required=True)
     ap.add_argument('--title', default='')
     args = ap.parse_args()
@@ -260,12 +339,17 @@ def main():
 
     runs = {}
     problems = []
-    for k, d, st in zip(KERNELS, (args.stock, args.p2p), args.status):
-        runs[k] = parse_run(d)
-        problems += ['%s: %s' % (k, p) for p in runs[k][3]]
+    if len(args.stock) != len(args.p2p):
+        ap.error('as many stock rounds as p2p rounds')
+    nrounds = len(args.stock)
+    for i, st in enumerate(args.status):
         if st:
-            problems.append('%s: QEMU exited with status %d%s' %
-                            (k, st, ' (boot timeout)' if st == 124 else ''))
+            problems.append('%s round %d: QEMU exited with status %d%s' %
+                            (KERNELS[i % 2], i // 2 + 1, st,
+                             ' (boot timeout)' if st == 124 else ''))
+    for k, dirs in zip(KERNELS, (args.stock, args.p2p)):
+        runs[k] = merge_rounds([parse_run(d) for d in dirs])
+        problems += ['%s: %s' % (k, p) for p in runs[k][4]]
 
     sizes = {}
     for row, op, _ in ROWS:
@@ -274,13 +358,14 @@ def main():
 
     out = []
     say = out.append
-    say('make bench: VFIO type1 MAP_DMA / UNMAP_DMA, stock vs p2p kernel, one run' +
+    say('make bench: VFIO type1 MAP_DMA / UNMAP_DMA, stock vs p2p kernel, one run of '
+        '%d round%s each, booted alternately' % (nrounds, '' if nrounds == 1 else 's') +
         (' (%s)' % args.title if args.title else ''))
     say('The guest runs under QEMU TCG (emulated CPU, no KVM): absolute times are emulated;')
     say('only the stock/p2p ratios within this run count.')
     seen = set()
     for k in KERNELS:
-        for n in runs[k][2]:
+        for n in runs[k][3]:
             if n.startswith(('kernel', 'edu', 'clocksource', 'transparent', 'type1', 'host')) \
                     or 'timed repetitions' in n or 'skipped' in n:
                 if k != 'stock' and n in seen:
@@ -288,12 +373,13 @@ def main():
                 seen.add(n)
                 say('  %-6s %s' % (k + ':', n))
     say('')
-    hdr = ('%-22s %8s  %18s  %18s  %15s  %s' %
+    hdr = ('%-22s %8s  %18s  %18s  %15s  %13s  %s' %
            ('', 'size', 'stock median (min)', 'p2p median (min)', 'stock/p2p',
-            'in iommu_map(): stock | p2p'))
+            'round spread', 'in iommu_map(): stock | p2p'))
     say(hdr)
     say('-' * len(hdr))
     rows_csv = []
+    noisy_rows = []
     for row, op, label in ROWS:
         for s in sizes[(row, op)]:
             st = runs['stock'][0].get((row, op, s))
@@ -303,6 +389,14 @@ def main():
                                 (row, op, size_label(s), 'stock' if not st else 'p2p'))
             ratio = st['median'] / pp['median'] if st and pp and pp['median'] else None
             ratio_min = st['min'] / pp['min'] if st and pp and pp['min'] else None
+            rr = round_ratios(st, pp)
+            spread = '%s-%s' % (fmt_ratio(min(rr)), fmt_ratio(max(rr))) if rr else '-'
+            noisy = row in UNCHANGED and any(
+                r < 1 / NOISE or r > NOISE for r in rr + ([ratio] if ratio else []))
+            if noisy:
+                noisy_rows.append('%s %s %s: %s (rounds %s)' % (
+                    row, op, size_label(s), fmt_ratio(ratio),
+                    ', '.join('%.2fx' % r for r in rr)))
             sh = {}
             for k in KERNELS:
                 tr = runs[k][1].get((row, s)) if op == 'map' else None
@@ -310,11 +404,12 @@ def main():
             shtxt = ''
             if op == 'map':
                 shtxt = ' | '.join(share_text(*sh[k]) for k in KERNELS)
-            say('%-22s %8s  %18s  %18s  %15s  %s' % (
+            say('%-22s %8s  %18s  %18s  %15s  %13s  %s' % (
                 label, size_label(s),
                 '%s (%s)' % (fmt_ns(st['median']), fmt_ns(st['min'])) if st else '-',
                 '%s (%s)' % (fmt_ns(pp['median']), fmt_ns(pp['min'])) if pp else '-',
-                '%s (%s)' % (fmt_ratio(ratio), fmt_ratio(ratio_min)), shtxt))
+                '%s (%s)' % (fmt_ratio(ratio), fmt_ratio(ratio_min)),
+                spread + (' NOISY' if noisy else ''), shtxt))
             c = {'row': row, 'op': op, 'size_bytes': s}
             for k, r in (('stock', st), ('p2p', pp)):
                 c[k + '_median_ns'] = r['median'] if r else ''
@@ -322,6 +417,11 @@ def main():
                 c[k + '_reps'] = r['n'] if r else ''
             c['ratio_median'] = '%.3f' % ratio if ratio is not None else ''
             c['ratio_min'] = '%.3f' % ratio_min if ratio_min is not None else ''
+            c['ratio_rounds'] = ';'.join('%.3f' % r for r in rr)
+            c['noisy'] = 1 if noisy else ''
+            if pp and pp.get('bare'):
+                c['p2p_bare_iommu_map_ns'] = pp['bare'][0]
+                c['p2p_map_over_bare'] = '%.3f' % pp['bare'][1] if pp['bare'][1] else ''
             for k in KERNELS:
                 v, tr = sh[k]
                 c[k + '_iommu_map_share'] = '%.4f' % v if v is not None else ''
@@ -330,6 +430,7 @@ def main():
             rows_csv.append(c)
         if sizes[(row, op)]:
             say('')
+    bare_table(runs, say)
     rows_csv += links_table(runs, say, problems)
     for ln in (
             'Median (min) of the timed repetitions, clock_gettime(CLOCK_MONOTONIC) around each',
@@ -348,10 +449,10 @@ def main():
         fields = ['row', 'op', 'size_bytes']
         for k in KERNELS:
             fields += [k + '_median_ns', k + '_min_ns', k + '_reps']
-        fields += ['ratio_median', 'ratio_min']
+        fields += ['ratio_median', 'ratio_min', 'ratio_rounds', 'noisy']
         for k in KERNELS:
             fields += [k + '_iommu_map_share', k + '_iommu_map_calls', k + '_traced_map_ns']
-        fields += LINK_FIELDS
+        fields += LINK_FIELDS + ['p2p_bare_iommu_map_ns', 'p2p_map_over_bare']
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows_csv)
@@ -362,6 +463,7 @@ def main():
             for (row, op, s), r in sorted(runs[k][0].items()):
                 for i, ns in enumerate(r['samples']):
                     w.writerow([k, row, op, s, i + 1, ns, r['links'] or ''])
+    
 
     plot_problem = plot(runs, args.out)
     if plot_problem:
@@ -369,6 +471,12 @@ def main():
     else:
         say('CSV: %s  plot: %s' % (os.path.join(args.out, 'bench.csv'),
                                    os.path.join(args.out, 'bench.png')))
+    if noisy_rows:
+        say('rig: bench: NOISY run: rows the series does not change are outside %.2fx of 1.0x, '
+            'so the host load changed during the run; its ratios are suspect: %s' %
+            (NOISE, '; '.join(noisy_rows)))
+    elif nrounds > 1:
+        say('rig: bench: the unchanged rows (RAM) are within %.2fx of 1.0x in every round' % NOISE)
     for p in problems:
         say('rig: bench: ' + p)
     text = '\n'.join(ln.rstrip() for ln in out) + '\n'

@@ -68,4 +68,4 @@ if [ "$mode" = demo ]; then
 	fi
 fi
 python3 "$repo/rig/summary.py" --srcdir "$BUILD/src/linux" --out "$out" --qemu-status $rc \
-	$([ "$mode" = demo ] && echo --no-kunit)
+	--config "$BUILD/obj/$tree-$flavor/.config" $([ "$mode" = demo ] && echo --no-kunit)

@@ -73,8 +73,35 @@ def tap_status(ok, directive):
     return 'pass' if ok == 'ok' else 'fail'
 
 
-def parse_kunit(srcdir, console, outdir, suites):
-    """Run kunit.py parse on the console log; one suite per KUnit suite."""
+# Our KUnit suites, by the config symbol that builds them.  Only these count
+# in the summary; any other suite in the console (the upstream list, hlist
+# and klist suites that CONFIG_LIST_KUNIT_TEST brings, there to show that the
+# parsing works on the stock tree too) is named but not counted.  A suite
+# whose symbol is set in the booted kernel's .config and that did not run
+# is a failure.
+OUR_SUITES = {
+    'CONFIG_VFIO_P2P_KUNIT_TEST': ['vfio_p2p_vma', 'vfio_p2p_vma_op', 'vfio_p2p_track'],
+    'CONFIG_VFIO_P2P_TEST_IOMMU_KUNIT_TEST': ['vfio_p2p_test_iommu'],
+}
+
+
+def expected_suites(config):
+    """Our suites the kernel built from CONFIG (a .config path) must run."""
+    want = []
+    if not config or not os.path.exists(config):
+        return want
+    with open(config) as f:
+        on = {l.split('=', 1)[0] for l in f if l.rstrip().endswith('=y')}
+    for sym, names in OUR_SUITES.items():
+        if sym in on:
+            want += names
+    return want
+
+
+def parse_kunit(srcdir, console, outdir, suites, config):
+    """Run kunit.py parse on the console log; one summary suite per KUnit
+    suite of ours, one line naming the others."""
+    ours = {n for names in OUR_SUITES.values() for n in names}
     kunit = os.path.join(srcdir, 'tools/testing/kunit/kunit.py')
     js = os.path.join(outdir, 'kunit.json')
     if os.path.exists(js):
@@ -87,7 +114,7 @@ def parse_kunit(srcdir, console, outdir, suites):
         s = Suite('kunit')
         s.add('fail', 'kunit.py parse found no KTAP output in the console log')
         suites.append(s)
-        return
+        return []
     with open(js) as f:
         top = json.load(f)
 
@@ -97,16 +124,32 @@ def parse_kunit(srcdir, console, outdir, suites):
         for sub in group.get('sub_groups', []):
             yield from leaves(sub, prefix + sub['name'] + '.')
 
+    seen = set()
+    others = []
     for group in top.get('sub_groups', []):
+        if group['name'] not in ours:
+            others.append(group['name'])
+            continue
+        seen.add(group['name'])
         s = Suite('kunit: ' + group['name'])
         for name, status in leaves(group, ''):
             s.add({'PASS': 'pass', 'SKIP': 'skip'}.get(status, 'fail'), name)
         suites.append(s)
     for case in top.get('test_cases', []):
         # A suite with no cases, or one that crashed before its cases ran.
+        if case['name'] not in ours:
+            others.append(case['name'])
+            continue
+        seen.add(case['name'])
         s = Suite('kunit: ' + case['name'])
         s.add({'PASS': 'pass', 'SKIP': 'skip'}.get(case['status'], 'fail'), case['name'])
         suites.append(s)
+    for name in expected_suites(config):
+        if name not in seen:
+            s = Suite('kunit: ' + name)
+            s.add('fail', name + ': built in (%s) but did not run' % os.path.basename(config))
+            suites.append(s)
+    return others
 
 
 def parse_tests(lines, suites):
@@ -192,6 +235,7 @@ def main():
     ap.add_argument('--out', required=True, help='the boot output directory')
     ap.add_argument('--qemu-status', type=int, default=0)
     ap.add_argument('--no-kunit', action='store_true')
+    ap.add_argument('--config', help="the booted kernel's .config: which of our KUnit suites must run")
     args = ap.parse_args()
 
     console = os.path.join(args.out, 'console.log')
@@ -207,8 +251,9 @@ def main():
             files[bdf] = path
 
     suites = []
+    others = []
     if not args.no_kunit:
-        parse_kunit(args.srcdir, console, args.out, suites)
+        others = parse_kunit(args.srcdir, console, args.out, suites, args.config)
     host_lines, done = parse_tests(tlines, suites)
     check_host(host_lines, files, suites)
 
@@ -249,6 +294,8 @@ def main():
               % (width, s.name, s.passed, s.failed, s.skipped))
         for f in s.failures:
             print('%-*s    FAILED: %s' % (width, '', f))
+    if others:
+        print('KUnit suites not ours, not counted: ' + ', '.join(others))
     print('kernel reports: %s' % ('none' if not reports else ''))
     for l in reports[:20]:
         print('    ' + l.strip())

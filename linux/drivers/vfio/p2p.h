@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * vfio core internals of the P2P model (p2p_vma.c, p2p_notify.c), shared
- * with vfio_main.c's hooks and the KUnit suite.
+ * vfio core internals of P2P (p2p_vma.c, p2p_notify.c, p2p_track.c), shared
+ * with vfio_main.c's hooks and the KUnit suites.  The model:
+ * Documentation/driver-api/vfio-p2p.rst.
  */
 #ifndef __VFIO_P2P_H__
 #define __VFIO_P2P_H__
@@ -28,9 +29,10 @@ struct vfio_device;
  * @node: in core's registry of the private data it made (p2p_vma.c)
  * @rcu: frees it after the registry's readers are done
  *
- * Everything but @users and @node is written once, in vfio_device_mmap_vma()
- * and the driver's .mmap, before the VMA is visible, and never changes:
- * readers need no lock beyond the mmap_lock that keeps the VMA itself alive.
+ * Everything but @users (atomic) and @node (under vfio_vma_privs_lock, read
+ * under RCU) is written once, in vfio_device_mmap_vma() and the driver's
+ * .mmap, before the VMA is visible, and never changes: readers need no lock
+ * beyond the mmap_lock that keeps the VMA itself alive.
  */
 struct vfio_vma_private_data {
 	struct vfio_device *device;

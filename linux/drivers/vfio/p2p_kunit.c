@@ -3,11 +3,15 @@
  * KUnit tests for vfio device VMAs (p2p_vma.c), the device notifier
  * (p2p_notify.c) and the P2P tracker (p2p_track.c), with no hardware.
  *
- * Each test registers a fake emulated-IOMMU vfio device, opens it through
- * vfio core's own vfio_df_open() (its iommufd bind ops are no-ops), makes a
- * device fd for it with vfio's device fops and mmaps that fd into the test's
- * mm with kunit_vm_mmap() or vm_mmap(), so the VMAs are real ones, wrapped
- * by vfio core exactly as for a user.  The fake driver encodes a region
+ * Each case's .init registers a fake emulated-IOMMU vfio device, opens it
+ * through vfio core's own vfio_df_open() (its iommufd bind ops are no-ops)
+ * and makes a device fd for it with vfio's device fops; a
+ * kunit_add_action_or_reset() action closes and unregisters it when the
+ * case ends.  The case mmaps that fd into its mm with kunit_vm_mmap() or
+ * vm_mmap(), so the VMAs are real ones, wrapped by vfio core exactly as for
+ * a user.  The suites differ in the fixture: vfio_p2p_vma's device has no
+ * vma_to_pfn op, vfio_p2p_vma_op's and vfio_p2p_track's have one (which a
+ * REGION_PFN mapping never calls).  The fake driver encodes a region
  * index in vm_pgoff as vfio-pci does:
  *
  *   REGION_PFN     .mmap sets base_pfn (the vfio-pci way)
@@ -23,10 +27,11 @@
  * beyond any memory section, so they pass the tracker's "device memory,
  * not RAM" check on any machine.
  *
- * The tracker's tests ("vfio-p2p-track") give vfio_p2p_map() a fake space
- * whose map and unmap ops only record their calls, and drive the device's
- * notifier as a bus driver would: vfio_device_mem_update() for DISABLE and
- * ENABLE, the last close for RELEASE.
+ * The tracker's suite (vfio_p2p_track) gives vfio_p2p_map() a fake space
+ * (built in .init too) whose map and unmap ops only record their calls, and
+ * drives the device's notifier as a bus driver would:
+ * vfio_device_mem_update() for DISABLE and ENABLE, the last close for
+ * RELEASE.
  */
 #include <kunit/device.h>
 #include <kunit/test.h>
@@ -61,6 +66,8 @@ enum {
 	LOG_CLOSE,		/* the driver's close_device ran */
 };
 
+struct fake_space;
+
 struct fake_vdev {
 	struct vfio_device vdev;
 	struct vfio_device_file *df;
@@ -78,6 +85,8 @@ struct fake_vdev {
 	/* The op's next call closes and reopens the device from a thread. */
 	bool cycle_on_op;
 	struct completion cycled;
+	/* vfio_p2p_track: the space the case maps into. */
+	struct fake_space *fs;
 };
 
 struct fake_listener {
@@ -239,6 +248,24 @@ static const struct vfio_device_ops fake_ops_with_op = {
 /* Stands for the iommufd context of the open; the fake ops never use it. */
 static struct iommufd_ctx *const fake_ictx = (struct iommufd_ctx *)&fake_ops;
 
+/*
+ * The fixture's action: runs after the case's mm is gone (the case ran in a
+ * kthread of its own, which has exited), so every VMA has been closed; their
+ * fputs may still be queued.
+ */
+static void fake_destroy(void *data)
+{
+	struct fake_vdev *fake = data;
+
+	fake_close(fake);
+	/* Closed by hand above: the fd's release must not close it again. */
+	fake->df->access_granted = false;
+	fput(fake->file);
+	flush_delayed_fput();
+	vfio_unregister_group_dev(&fake->vdev);
+	vfio_put_device(&fake->vdev);
+}
+
 static struct fake_vdev *fake_create(struct kunit *test,
 				     const struct vfio_device_ops *ops)
 {
@@ -270,8 +297,22 @@ static struct fake_vdev *fake_create(struct kunit *test,
 	fake->opened = true;
 	/* Pairs with the smp_load_acquire() in vfio_device_fops_mmap(). */
 	smp_store_release(&fake->df->access_granted, true);
+	ret = kunit_add_action_or_reset(test, fake_destroy, fake);
+	KUNIT_ASSERT_EQ(test, ret, 0);
 	test->priv = fake;
 	return fake;
+}
+
+static int p2p_vma_init(struct kunit *test)
+{
+	fake_create(test, &fake_ops);
+	return 0;
+}
+
+static int p2p_vma_op_init(struct kunit *test)
+{
+	fake_create(test, &fake_ops_with_op);
+	return 0;
 }
 
 static void fake_close(struct fake_vdev *fake)
@@ -295,25 +336,6 @@ static void fake_reopen(struct fake_vdev *fake)
 	ret = vfio_df_open(fake->df);
 	mutex_unlock(&fake->vdev.dev_set->lock);
 	fake->opened = !ret;
-}
-
-/*
- * Runs after the test's mm is gone, so every VMA has been closed; their
- * fputs may still be queued.
- */
-static void p2p_test_exit(struct kunit *test)
-{
-	struct fake_vdev *fake = test->priv;
-
-	if (!fake)
-		return;
-	fake_close(fake);
-	/* Closed by hand above: the fd's release must not close it again. */
-	fake->df->access_granted = false;
-	fput(fake->file);
-	flush_delayed_fput();
-	vfio_unregister_group_dev(&fake->vdev);
-	vfio_put_device(&fake->vdev);
 }
 
 static unsigned long fake_mmap_region(struct kunit *test, int region,
@@ -380,7 +402,7 @@ static unsigned int dev_refs(struct fake_vdev *fake)
 /* A vfio VMA gives back its device, with a reference, and the put drops it. */
 static void p2p_lookup_vfio_vma(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
 	unsigned int refs = dev_refs(fake);
 	struct vfio_device *device;
@@ -396,7 +418,7 @@ static void p2p_lookup_vfio_vma(struct kunit *test)
 /* Anonymous, other-file and unconverted-driver VMAs are not vfio VMAs. */
 static void p2p_refuse_non_vfio_vma(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long anon, shm, legacy, pfn, nr;
 	struct vm_area_struct *vma;
 	struct file *file;
@@ -430,7 +452,7 @@ static void p2p_refuse_non_vfio_vma(struct kunit *test)
 /* base_pfn + offset at the start, middle and end; runs stop at vm_end. */
 static void p2p_base_pfn_arithmetic(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long pages = FAKE_PAGES - 6, pgoff = 2;
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, pgoff, pages);
 	unsigned long pfn, nr;
@@ -454,7 +476,7 @@ static void p2p_base_pfn_arithmetic(struct kunit *test)
 /* After a split each piece resolves by its own offset, up to its own end. */
 static void p2p_split_keeps_offsets(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long pages = 16, pgoff = 4;
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, pgoff, pages);
 	unsigned int refs = dev_refs(fake);
@@ -496,7 +518,7 @@ static vm_fault_t call_fault(struct vm_area_struct *vma, unsigned long addr)
 /* A fork-like ->open/->close pair keeps the count; the wrapper forwards. */
 static void p2p_open_close_refcount(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned int before = dev_refs(fake);
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 2);
 	struct vm_area_struct *vma;
@@ -530,7 +552,7 @@ static void p2p_open_close_refcount(struct kunit *test)
 /* The vma_to_pfn op serves a mapping with no base_pfn, clamped to vm_end. */
 static void p2p_vma_to_pfn_op(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops_with_op);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_NONE, 4, 10);
 	unsigned long pfn, nr;
 
@@ -549,7 +571,6 @@ static void p2p_driver_rewrites_pgoff(struct kunit *test)
 {
 	unsigned long addr, pfn, nr;
 
-	fake_create(test, &fake_ops);
 	addr = fake_mmap_region(test, REGION_REWRITE, 3, 8);
 
 	KUNIT_ASSERT_EQ(test, lookup(addr + PAGE_SIZE, &pfn, &nr), 0);
@@ -564,7 +585,7 @@ static void p2p_driver_rewrites_pgoff(struct kunit *test)
 /* In a private mapping a written page is an anonymous copy: no pfn. */
 static void p2p_refuse_private_mapping(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr, pfn, nr;
 
 	addr = kunit_vm_mmap(test, fake->file, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
@@ -577,7 +598,7 @@ static void p2p_refuse_private_mapping(struct kunit *test)
 /* A driver with neither base_pfn nor the op is not P2P-capable. */
 static void p2p_not_opted_in(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_NONE, 0, 2);
 	struct vfio_device *device;
 	unsigned long pfn, nr;
@@ -592,7 +613,7 @@ static void p2p_not_opted_in(struct kunit *test)
 /* No pfn while the device memory is disabled, for either kind of lookup. */
 static void p2p_refuse_while_disabled(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops_with_op);
+	struct fake_vdev *fake = test->priv;
 	unsigned long base = fake_mmap_region(test, REGION_PFN, 0, 4);
 	unsigned long op = fake_mmap_region(test, REGION_NONE, 0, 4);
 	unsigned long pfn, nr;
@@ -623,7 +644,7 @@ static int check_at(unsigned long addr)
 /* The classifier says what vfio_vma_to_pfn() would, without a lookup. */
 static void p2p_check_classifies(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long base = fake_mmap_region(test, REGION_PFN, 0, 4);
 	unsigned long none = fake_mmap_region(test, REGION_NONE, 0, 2);
 	unsigned long legacy = fake_mmap_region(test, REGION_LEGACY, 0, 2);
@@ -661,7 +682,7 @@ static void p2p_check_classifies(struct kunit *test)
  */
 static void p2p_refuse_overwritten_private_data(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
 	struct vfio_vma_private_data *forged, *real;
 	struct vfio_device *device;
@@ -753,7 +774,7 @@ static void fake_zap(struct fake_vdev *fake)
  */
 static void p2p_notifier_order(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	struct fake_listener a = { .nb.notifier_call = fake_listen, .fake = fake, .id = LOG_A };
 	struct fake_listener b = { .nb.notifier_call = fake_listen, .fake = fake, .id = LOG_B };
 	static const int want[] = {
@@ -801,27 +822,38 @@ static void p2p_notifier_order(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake->probe_ret[1], 0);		/* in ENABLE */
 }
 
-static struct kunit_case vfio_p2p_test_cases[] = {
+static struct kunit_case vfio_p2p_vma_cases[] = {
 	KUNIT_CASE(p2p_lookup_vfio_vma),
 	KUNIT_CASE(p2p_refuse_non_vfio_vma),
 	KUNIT_CASE(p2p_base_pfn_arithmetic),
 	KUNIT_CASE(p2p_split_keeps_offsets),
 	KUNIT_CASE(p2p_open_close_refcount),
-	KUNIT_CASE(p2p_vma_to_pfn_op),
 	KUNIT_CASE(p2p_driver_rewrites_pgoff),
 	KUNIT_CASE(p2p_refuse_private_mapping),
 	KUNIT_CASE(p2p_not_opted_in),
-	KUNIT_CASE(p2p_refuse_while_disabled),
 	KUNIT_CASE(p2p_check_classifies),
 	KUNIT_CASE(p2p_refuse_overwritten_private_data),
 	KUNIT_CASE(p2p_notifier_order),
 	{}
 };
 
-static struct kunit_suite vfio_p2p_test_suite = {
-	.name = "vfio-p2p",
-	.exit = p2p_test_exit,
-	.test_cases = vfio_p2p_test_cases,
+static struct kunit_suite vfio_p2p_vma_suite = {
+	.name = "vfio_p2p_vma",
+	.init = p2p_vma_init,
+	.test_cases = vfio_p2p_vma_cases,
+};
+
+/* A driver whose memory is chosen at run time: the vma_to_pfn op. */
+static struct kunit_case vfio_p2p_vma_op_cases[] = {
+	KUNIT_CASE(p2p_vma_to_pfn_op),
+	KUNIT_CASE(p2p_refuse_while_disabled),
+	{}
+};
+
+static struct kunit_suite vfio_p2p_vma_op_suite = {
+	.name = "vfio_p2p_vma_op",
+	.init = p2p_vma_op_init,
+	.test_cases = vfio_p2p_vma_op_cases,
 };
 
 /*
@@ -935,9 +967,9 @@ static bool refs_back_to(struct fake_vdev *fake, unsigned int refs)
 /* One lookup and one map per run; DISABLE revokes, ENABLE restores it. */
 static void p2p_track_revoke_restore(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, 2, 8);
-	struct fake_space *fs = fake_space_create(test);
+	struct fake_space *fs = fake->fs;
 	unsigned int refs = dev_refs(fake);
 	LIST_HEAD(owner);
 
@@ -977,9 +1009,9 @@ static void p2p_track_revoke_restore(struct kunit *test)
 /* RELEASE unmaps for good: ENABLE does not bring it back, nor does unmap. */
 static void p2p_track_release_kills(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
-	struct fake_space *fs = fake_space_create(test);
+	struct fake_space *fs = fake->fs;
 	unsigned int refs = dev_refs(fake);
 	LIST_HEAD(owner);
 
@@ -1006,9 +1038,9 @@ static void p2p_track_release_kills(struct kunit *test)
 /* Each event costs one op per link of the peer: no scan, no repeats. */
 static void p2p_track_one_op_per_link(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 6);
-	struct fake_space *fs = fake_space_create(test);
+	struct fake_space *fs = fake->fs;
 	LIST_HEAD(owner);
 	unsigned int i;
 
@@ -1044,9 +1076,9 @@ static void p2p_track_one_op_per_link(struct kunit *test)
  */
 static void p2p_track_failed_restore_retried(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
-	struct fake_space *fs = fake_space_create(test);
+	struct fake_space *fs = fake->fs;
 	LIST_HEAD(owner);
 
 	KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr, TRACK_IOVA,
@@ -1083,9 +1115,9 @@ static void p2p_track_failed_restore_retried(struct kunit *test)
 /* A space maps at most max_links runs; the next gets -ENOSPC, mapping nothing. */
 static void p2p_track_link_limit(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, TRACK_MAX_LINKS + 1);
-	struct fake_space *fs = fake_space_create(test);
+	struct fake_space *fs = fake->fs;
 	unsigned int refs = dev_refs(fake);
 	LIST_HEAD(owner);
 	unsigned int i;
@@ -1117,9 +1149,9 @@ static void p2p_track_link_limit(struct kunit *test)
  */
 static void p2p_track_reopened_peer(struct kunit *test)
 {
-	struct fake_vdev *fake = fake_create(test, &fake_ops_with_op);
+	struct fake_vdev *fake = test->priv;
 	unsigned long addr = fake_mmap_region(test, REGION_NONE, 0, 8);
-	struct fake_space *fs = fake_space_create(test);
+	struct fake_space *fs = fake->fs;
 	unsigned int refs = dev_refs(fake);
 	LIST_HEAD(owner);
 
@@ -1141,7 +1173,7 @@ static void p2p_track_reopened_peer(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
 }
 
-static struct kunit_case vfio_p2p_track_test_cases[] = {
+static struct kunit_case vfio_p2p_track_cases[] = {
 	KUNIT_CASE(p2p_track_revoke_restore),
 	KUNIT_CASE(p2p_track_release_kills),
 	KUNIT_CASE(p2p_track_one_op_per_link),
@@ -1151,10 +1183,19 @@ static struct kunit_case vfio_p2p_track_test_cases[] = {
 	{}
 };
 
-static struct kunit_suite vfio_p2p_track_test_suite = {
-	.name = "vfio-p2p-track",
-	.exit = p2p_test_exit,
-	.test_cases = vfio_p2p_track_test_cases,
+static int p2p_track_init(struct kunit *test)
+{
+	struct fake_vdev *fake = fake_create(test, &fake_ops_with_op);
+
+	fake->fs = fake_space_create(test);
+	return 0;
+}
+
+static struct kunit_suite vfio_p2p_track_suite = {
+	.name = "vfio_p2p_track",
+	.init = p2p_track_init,
+	.test_cases = vfio_p2p_track_cases,
 };
 
-kunit_test_suites(&vfio_p2p_test_suite, &vfio_p2p_track_test_suite);
+kunit_test_suites(&vfio_p2p_vma_suite, &vfio_p2p_vma_op_suite,
+		  &vfio_p2p_track_suite);

@@ -25,10 +25,20 @@ struct p2p_ti_kunit {
 	phys_addr_t phys;
 };
 
+KUNIT_DEFINE_ACTION_WRAPPER(p2p_ti_domain_free, iommu_domain_free,
+			    struct iommu_domain *);
+
+static void p2p_ti_pages_free(void *pages)
+{
+	__free_pages(pages, 2);
+}
+
+/* The fixture: each piece is freed by its own action when the case ends. */
 static int p2p_ti_kunit_init(struct kunit *test)
 {
 	struct device *dev = p2p_test_iommu_client(0);
 	struct p2p_ti_kunit *k;
+	int ret;
 
 	KUNIT_ASSERT_NOT_NULL_MSG(test, dev, "no test IOMMU instance 0");
 	k = kunit_kzalloc(test, sizeof(*k), GFP_KERNEL);
@@ -39,23 +49,15 @@ static int p2p_ti_kunit_init(struct kunit *test)
 		k->domain = NULL;
 		KUNIT_FAIL_AND_ABORT(test, "no paging domain for instance 0");
 	}
+	ret = kunit_add_action_or_reset(test, p2p_ti_domain_free, k->domain);
+	KUNIT_ASSERT_EQ(test, ret, 0);
 	p2p_test_iommu_set_quiet(k->domain, true);
 	k->pages = alloc_pages(GFP_KERNEL, 2);
 	KUNIT_ASSERT_NOT_NULL(test, k->pages);
+	ret = kunit_add_action_or_reset(test, p2p_ti_pages_free, k->pages);
+	KUNIT_ASSERT_EQ(test, ret, 0);
 	k->phys = page_to_phys(k->pages);
 	return 0;
-}
-
-static void p2p_ti_kunit_exit(struct kunit *test)
-{
-	struct p2p_ti_kunit *k = test->priv;
-
-	if (!k)
-		return;
-	if (k->domain)
-		iommu_domain_free(k->domain);
-	if (k->pages)
-		__free_pages(k->pages, 2);
 }
 
 static u64 violations(struct p2p_ti_kunit *k)
@@ -152,7 +154,6 @@ static struct kunit_case p2p_ti_kunit_cases[] = {
 static struct kunit_suite p2p_ti_kunit_suite = {
 	.name = "vfio_p2p_test_iommu",
 	.init = p2p_ti_kunit_init,
-	.exit = p2p_ti_kunit_exit,
 	.test_cases = p2p_ti_kunit_cases,
 };
 

@@ -1,68 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * P2P mapping lifetime: an IOMMU mapping of a peer device's memory lives no
- * longer than that memory is the peer's and usable.
+ * The P2P tracker: an IOMMU backend's mappings of peer device memory, as
+ * links of a space, revoked on DISABLE, restored on ENABLE and killed on
+ * RELEASE.  The objects, their states, the events and the rule are in
+ * Documentation/driver-api/vfio-p2p.rst; the lock order is on struct
+ * vfio_device_p2p in <linux/vfio_p2p.h>, and space->lock is its listener
+ * lock.  What is this file's alone:
  *
- * The objects
- * -----------
- * space: one per IOMMU context of a backend (a type1 container).  Its lock
- *	is the listener lock of the device notifier contract (p2p_notify.c).
- *	The backend's ops map and unmap a run in every domain of the context,
- *	and sync the IOTLB of every domain once after a batch of unmaps.
- * peer: one per (space, device) that the space maps memory of.  It is
- *	registered on the device's notifier and holds a reference on the
- *	device and on its driver's module (vfio_device_get_from_vma()), so
- *	that it can always unregister.
- * link: one per run of device pfns the space maps: iova, pfn, npages,
- *	prot, and a state: MAPPED, REVOKED (DISABLE unmapped it, or ENABLE
- *	could not map it again; ENABLE and vfio_p2p_space_retry() will) or
- *	DEAD (the peer was released; it is never mapped again).  A link is on
- *	its peer's list and on an owner list of the backend (type1: the
- *	vfio_dma whose range it is part of), which keeps the range reserved
- *	until the user unmaps it.  A space holds at most max_links links.
- *
- * Who holds whom
- * --------------
- *   backend owner --owner list--> link --peer--> peer --device--> device
- *   space --peers--> peer (until the peer is released or has no users)
- * peer->kref counts its links plus the vfio_p2p_map() calls using it.  When
- * it drops to zero the peer leaves the space (peer_release()) and is freed
- * by peer_free(): unregistered from the notifier by whoever dropped the last
- * reference, or by the free work when that was a RELEASE callback (which
- * cannot unregister from inside the chain).  The device and module
- * references are dropped only by the free work, on vfio's own workqueue:
- * never under the backend's lock, because the last put of a device runs its
- * driver's release, which takes dev_set->lock, and dev_set->lock is held
- * around close_device, which may take the backend's lock (a driver
- * unpinning pages).  vfio_p2p_exit() flushes the workqueue before vfio.ko
- * can go.
- *
- * Locking
- * -------
- * space->lock guards the peers list, every peer's links, kref, seq,
- * released, dead and disabled, every link's state and peer, nr_links, and
- * the backend's set of domains (the backend takes it while it changes that
- * set, so a callback always sees a stable one).  Lock order (see
- * p2p_notify.c): the backend's own lock (type1: iommu->lock) -> mmap_lock
- * -> driver memory lock -> event_lock -> chain rwsem -> space->lock.  So
- * nothing here takes mmap_lock, waits for a driver's memory lock or
- * registers a notifier with space->lock held.
- *
- * vfio_p2p_map() cannot hold space->lock across the lookup, which may wait
- * for the driver's memory lock.  It reads peer->seq, which DISABLE and
- * RELEASE bump under space->lock, before the lookup, and maps and records
- * the link only if seq is unchanged under space->lock: either the event
- * came first and the lookup saw the memory disabled (vfio_vma_to_pfn()
- * refuses, or waits for a reset to end) or the lookup is retried, or the
- * event comes after and finds the link.  peer->space is written only by the
- * peer's own RELEASE callback, so later callbacks of the same device
- * (serialized by its event_lock) read it without a lock.
- *
- * The rule
- * --------
- * No IOMMU mapping outlives the BAR it points at: DISABLE and RELEASE
- * unmap every link of the peer from every domain, and sync their IOTLBs,
- * before they return, which is before the device memory goes away.
+ * - A peer (struct vfio_p2p_peer, private here) is counted by its kref:
+ *   its links plus the vfio_p2p_map() calls using it.  peer_release() is
+ *   the one release path; it runs under space->lock and takes the peer
+ *   off the space.  The peer is then unregistered by whoever dropped the
+ *   last reference (peer_free()), or by its free work when that was its
+ *   own RELEASE callback, which cannot unregister from inside the chain.
+ *   The device and module references go only in the free work, on
+ *   vfio_p2p_wq, never under a backend's lock or space->lock;
+ *   vfio_p2p_exit() flushes the workqueue before vfio.ko can go.
+ * - vfio_p2p_map() cannot hold space->lock across the lookup, which may
+ *   wait for the driver's memory lock.  DISABLE and RELEASE bump peer->seq
+ *   under space->lock; the map reads it before the lookup and maps only if
+ *   it is unchanged ("Looking up a pfn safely" in the rst, rule 2), at most
+ *   VFIO_P2P_MAP_TRIES times.
+ * - peer->space is written only by the peer's own RELEASE callback, so the
+ *   later callbacks of the same device (serialized by its event lock) read
+ *   it without a lock.
  */
 #include <linux/iommu.h>
 #include <linux/kref.h>
@@ -86,14 +47,14 @@ struct vfio_p2p_peer {
 	struct vfio_p2p_space *space;	/* NULL once released, see above */
 	struct vfio_device *device;	/* counted, with its driver's module */
 	struct notifier_block nb;
-	bool registered;		/* nb is on the device's chain */
+	bool registered;		/* nb on the chain; written while unshared */
 	struct list_head space_node;	/* on space->peers; space->lock */
 	struct list_head links;		/* space->lock */
 	unsigned int seq;		/* space->lock */
 	bool released;			/* RELEASE came; space->lock */
 	bool dead;			/* kref hit zero; space->lock */
-	bool disabled;			/* DISABLE came, ENABLE not yet */
-	bool restore_failed;		/* a link ENABLE could not map */
+	bool disabled;			/* DISABLE came, ENABLE not; space->lock */
+	bool restore_failed;		/* ENABLE could not map; space->lock */
 	struct work_struct free_work;
 };
 

@@ -1,75 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vfio device VMAs: what memory a user mapping of a vfio device is, without
- * walking page tables.
+ * vfio device VMAs: vfio core's struct vfio_vma_private_data in every mmap
+ * of a vfio device fd, the vm_ops wrapper that keeps it counted across
+ * split, fork and mremap, and the one-step pfn lookup (vfio_vma_to_pfn()).
+ * What a vfio VMA is, what P2P-capable means, the pfn arithmetic and who
+ * holds whom: Documentation/driver-api/vfio-p2p.rst.  What is this file's
+ * alone:
  *
- * The objects
- * -----------
- * A vfio device fd can be mmapped; a bus driver's .mmap decides what the
- * mapping shows (for vfio-pci, a BAR) and usually fills it lazily from its
- * fault handler, so the page tables say nothing until the CPU touches it.
- * vfio core wraps every such mmap in a &struct vfio_vma_private_data and
- * makes it the VMA's vm_private_data.  It records which device the mapping
- * belongs to and, when the driver says so in .mmap, the pfn that backs the
- * start of the mapping (base_pfn).  Drivers whose memory is only chosen at
- * run time implement vfio_device_ops.vma_to_pfn instead.
- *
- * Who holds whom
- * --------------
- *   VMA --vm_private_data--> private data --get_device()--> vfio_device
- *   VMA --vm_file--> device fd --registration--> vfio_device
- * One private data is shared by the VMA mmap() made and every VMA later
- * split, forked or moved from it; @users counts them.  The wrapped ->open
- * and ->close keep that count, and the last ->close drops the device
- * reference and frees the private data.  The reference only keeps the
- * struct alive; the fd (held by vm_file) is what keeps the device open.
- * vfio_device_get_from_vma() hands out further references of the same kind,
- * which never hold up close, unbind or unregister.
- *
- * vfio_device_get_from_vma() hands out further references of the same kind,
- * plus one on the bound driver's module, whose code the last put may run.
- *
- * Every private data core made is in a registry (a hash table of pointers),
- * from its allocation until the last ->close.  vm_private_data is only ever
- * compared against the registry, never dereferenced, before it is found
- * there with the device of vm_file.
- *
- * Terms
- * -----
- * - A vfio VMA: vm_file->f_op is vfio's device fops, vm_ops is core's
- *   wrapper tables, and vm_private_data is a registered private data of
- *   vm_file's device.  A driver cannot forge that, and cannot forget to set
- *   a magic value.  A driver that writes vm_private_data itself from .mmap
- *   (an out-of-tree driver written before this existed) is left alone:
- *   its VMA is simply not a vfio VMA.  A driver that overwrites it later
- *   (in ->open or a fault) has a VMA that is refused everywhere: lookups
- *   say -ENODEV, faults SIGBUS, and ->close frees nothing it did not make.
- * - P2P-capable: a vfio VMA whose driver set base_pfn or has vma_to_pfn.
- * - The pfn of an address A in VMA V: base_pfn + (V->vm_pgoff - pgoff) +
- *   (A - V->vm_start) / PAGE_SIZE, where pgoff is vm_pgoff once the driver's
- *   .mmap returned (some drivers rewrite it there).
- *   Split and mremap keep vm_pgoff consistent with the file offset, so this
- *   holds for every VMA sharing the private data.  vm_pgoff itself keeps
- *   whatever the driver encodes there (vfio-pci: the region index), as
- *   unmap_mapping_range() of the device inode relies on it.
- *
- * Locking
- * -------
- * The private data is immutable once .mmap returns, except @users (atomic).
- * Callers of the lookups hold mmap_lock (read) on the VMA's mm, which keeps
- * the VMA and therefore its private data alive.  The registry is a hash
- * table written under vfio_vma_privs_lock and read under RCU; a private
- * data leaves it before it is freed, and is freed after a grace period, so
- * a membership check is safe whatever vm_private_data holds.  Whether the pfns are still
- * usable once the lookup returns is the business of the device notifier:
- * see p2p_notify.c.
- *
- * The rule
- * --------
- * No IOMMU mapping outlives the BAR it points at.  Here that means:
- * vfio_vma_to_pfn() never returns a pfn outside the extent the driver
- * validated at mmap() time, and never one while the device memory is
- * disabled.
+ * - The registry.  Every private data core made is in a hash table of
+ *   pointers, written under vfio_vma_privs_lock (a leaf spinlock) and read
+ *   under RCU, from its allocation until the last ->close; it is freed
+ *   after a grace period.  vm_private_data is only compared against the
+ *   registry, never dereferenced, until it is found there with the device
+ *   of vm_file, so a membership check is safe whatever vm_private_data
+ *   holds.
+ * - A private data is immutable once .mmap returns, except its users count
+ *   (atomic).  Callers of the lookups hold mmap_lock on the VMA's mm,
+ *   which keeps the VMA, and so its private data, alive.
+ * - Here the rule (no IOMMU mapping outlives the BAR it points at) means:
+ *   vfio_vma_to_pfn() never returns a pfn outside the extent the driver
+ *   validated at mmap() time, nor one while the device memory is disabled.
  */
 #include <linux/device.h>
 #include <linux/fs.h>
@@ -86,7 +36,7 @@
 
 static const struct vm_operations_struct vfio_vma_ops[4];
 
-/* Every private data core made and has not freed: see "Locking". */
+/* Every private data core made and has not freed: the registry, above. */
 #define VFIO_VMA_PRIVS_BITS	8
 static DEFINE_HASHTABLE(vfio_vma_privs, VFIO_VMA_PRIVS_BITS);
 static DEFINE_SPINLOCK(vfio_vma_privs_lock);
@@ -535,7 +485,8 @@ EXPORT_SYMBOL_GPL(vfio_device_put_from_vma);
  * (copy-on-write); -EIO while the device memory is disabled (decode off,
  * reset, low power).  -ENODEV and -EOPNOTSUPP hold while the caller holds
  * mmap_lock; 0 and -EIO are only advice and may change any time, so the
- * path that maps must still follow "Locking" in p2p_notify.c.
+ * path that maps must still follow "Looking up a pfn safely" in
+ * Documentation/driver-api/vfio-p2p.rst.
  */
 int vfio_vma_p2p_check(struct vm_area_struct *vma)
 {
@@ -568,7 +519,8 @@ EXPORT_SYMBOL_GPL(vfio_vma_p2p_check);
  * caller must be registered on the device's notifier, and must hold, from
  * before this call until its use of the pfns is visible to its notifier
  * callback, a lock that callback takes, or check under that lock that no
- * DISABLE or RELEASE came in between.  See "Locking" in p2p_notify.c.
+ * DISABLE or RELEASE came in between: "Looking up a pfn safely" in
+ * Documentation/driver-api/vfio-p2p.rst.
  *
  * Return: 0; -ENODEV if @vma is not a vfio VMA; -EOPNOTSUPP if its driver
  * is not P2P-capable or the mapping is private (copy-on-write); -EIO while

@@ -1,25 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * vfio P2P: what a vfio device VMA maps, and how long it stays valid.
- *
- * Bus drivers and IOMMU backends include this through <linux/vfio.h>.
- * drivers/vfio/p2p_vma.c and drivers/vfio/p2p_notify.c hold the model;
- * the short version:
- *
- * - vfio core owns vm_private_data of every VMA of a vfio device fd.  A bus
- *   driver's .mmap says where the mapping's memory starts with
- *   vfio_vma_set_base_pfn(), or implements vfio_device_ops.vma_to_pfn when
- *   it knows only at run time, and keeps its own pointer with
- *   vfio_vma_set_driver_data().  A driver that does neither is not
- *   P2P-capable.
- * - An IOMMU backend classifies a VMA with vfio_vma_p2p_check() and maps
- *   it through the P2P tracker, vfio_p2p_map(), which resolves a whole
- *   contiguous run in one call and listens on the device's notifier:
- *   RELEASE, DISABLE and ENABLE say when those pfns stop and start being
- *   usable.  A pfn is valid only under the tracker's lock (p2p_notify.c),
- *   so vfio core does not hand pfns to modules.
- * - The rule that must never break: no IOMMU mapping outlives the BAR it
- *   points at.
+ * vfio P2P: the interface for bus drivers (which pfns a device mmap shows,
+ * when its memory stops and starts being usable) and for IOMMU backends
+ * (mapping that memory for P2P DMA, no longer than it is usable).
+ * Included through <linux/vfio.h>.  The model, its terms and its rule (no
+ * IOMMU mapping outlives the BAR it points at) are in
+ * Documentation/driver-api/vfio-p2p.rst; the lock order is on struct
+ * vfio_device_p2p below.
  */
 #ifndef _LINUX_VFIO_P2P_H
 #define _LINUX_VFIO_P2P_H
@@ -57,23 +44,50 @@ enum vfio_device_event {
 	VFIO_DEVICE_EVENT_ENABLE,
 };
 
-/*
- * Per-device P2P state, embedded in struct vfio_device.
+/**
+ * struct vfio_device_p2p - a device's P2P state, in &struct vfio_device
+ * @notifier: the device notifier; its rwsem is held around callbacks
+ * @event_lock: serializes the device's events: listeners see DISABLE and
+ *	ENABLE alternate, and RELEASE overlaps neither
+ * @mem_disabled: the memory is disabled; written under @event_lock before
+ *	DISABLE and before ENABLE go out, read without it by lookups (see
+ *	"Looking up a pfn safely" in Documentation/driver-api/vfio-p2p.rst)
+ * @mem_lock: the driver's memory lock (vfio-pci: memory_lock), or NULL;
+ *	set with vfio_device_set_mem_lock() before the device is registered
+ * @owner: the module of the device's driver; written at each mmap (always
+ *	the same value), pinned by vfio_device_get_from_vma()
  *
- * @event_lock serializes event delivery: listeners see DISABLE and ENABLE
- * alternate, never interleaved, and RELEASE never overlaps either.
- * @mem_disabled is written under @event_lock, before DISABLE is delivered
- * and before ENABLE is delivered; vfio_vma_to_pfn() reads it locklessly (see
- * "Locking" in p2p_notify.c for why that is enough).
- * @owner is the module of the driver the device was made by, written at
- * each mmap (always the same value) and pinned by vfio_device_get_from_vma().
+ * The lock order of vfio P2P, outermost first::
+ *
+ *   dev_set->lock
+ *     -> the IOMMU backend's lock (type1: iommu->lock)
+ *       -> mmap_lock
+ *         -> @mem_lock
+ *           -> @event_lock
+ *             -> @notifier's rwsem
+ *               -> the listener lock (vfio_p2p_space.lock)
+ *                 -> the IOMMU driver's locks
+ *
+ * dev_set->lock is held by last close (RELEASE) and by resets, and a
+ * driver's close_device may unpin pages, which takes the backend's lock.
+ * The backend looks up user memory under its lock (mmap_lock).  A CPU
+ * fault, and a lookup of the device's pfns, take @mem_lock for read under
+ * mmap_lock.  The driver sends DISABLE and ENABLE with @mem_lock held for
+ * write, and every event under @event_lock and the chain's rwsem; the
+ * callback takes the listener lock.  The backend also takes the listener
+ * lock, under its own, to change the set of IOMMU domains the listener's
+ * callbacks walk.  Nothing takes a lock of this list while holding one
+ * below it: a callback takes neither mmap_lock nor the backend's lock,
+ * nobody registers or unregisters a listener under the listener lock, and
+ * no device reference is dropped under the backend's or the listener lock
+ * (the last put runs the driver's release, which takes dev_set->lock).
  */
 struct vfio_device_p2p {
 	struct blocking_notifier_head notifier;
-	struct mutex event_lock;	/* serializes events, guards mem_disabled */
-	bool mem_disabled;
-	struct rw_semaphore *mem_lock;	/* the driver's, set before register */
-	struct module *owner;		/* see p2p_vma.c */
+	struct mutex event_lock;	/* see the lock order above */
+	bool mem_disabled;		/* written under event_lock */
+	struct rw_semaphore *mem_lock;	/* set before register */
+	struct module *owner;		/* written at mmap, same value */
 };
 
 /* For bus drivers, in their .mmap (and fault handlers for the data). */
@@ -91,38 +105,20 @@ void vfio_device_unregister_notifier(struct vfio_device *device,
 				     struct notifier_block *nb);
 
 /*
- * For bus drivers, where device memory stops or starts being usable: see
- * the kernel-doc of vfio_device_mem_update() in p2p_notify.c.  A driver
- * that makes its mmaps P2P-capable must call it, with @usable false before
- * and true after, around every path that takes the memory away while the
- * device is open: what each in-tree driver covers, and what it cannot,
- *
- * - vfio-pci: memory decode off, D3 and runtime low power, every reset it
- *   does (VFIO_DEVICE_RESET, FLR through config space, hot reset), and the
- *   resets the PCI core does behind its back through reset_prepare and
- *   reset_done (the sysfs reset attribute, a bus or slot reset asked for
- *   by AER recovery or another driver).  Not covered, as nothing can be
- *   told first: a reset or link loss the hardware does by itself (DPC
- *   containment, surprise removal, a fatal error that already made the
- *   BARs unreachable before AER recovery starts).
- * - vfio-platform, vfio-cdx: VFIO_DEVICE_RESET.
- * - vfio-fsl-mc: VFIO_DEVICE_RESET, and a DPRC's reset (ioctl or close)
- *   for every object of its container.
- * - mdev drivers: their emulated decode and reset, and the parent's own
- *   reset for every mdev on it (samples/vfio-mdev/mslice.c).
- * The resets in open_device and close_device need nothing: no mapping of
- * the device exists then.  Drivers with paths they cannot cover must not
- * opt in (i915's kvmgt does not).
+ * For bus drivers, where device memory stops or starts being usable.  A
+ * driver that makes its mmaps P2P-capable calls vfio_device_mem_update()
+ * around every path that takes the memory away while the device is open;
+ * which paths each in-tree driver covers, and what none can, is in "The
+ * events" of Documentation/driver-api/vfio-p2p.rst.
  */
 void vfio_device_mem_update(struct vfio_device *device, bool usable);
 void vfio_device_set_mem_lock(struct vfio_device *device,
 			      struct rw_semaphore *lock);
 
 /*
- * P2P mapping lifetime for IOMMU backends (drivers/vfio/p2p_track.c).  A
- * backend embeds one space per IOMMU context; the tracker maps device
- * memory through the space's ops, records each mapped run as a link, and
- * revokes, restores and drops links as the devices' notifiers say.
+ * P2P mapping lifetime for IOMMU backends (drivers/vfio/p2p_track.c): a
+ * backend embeds one space per IOMMU context, and the tracker maps device
+ * memory through the space's ops as links that follow the devices' events.
  */
 struct vfio_p2p_space;
 
@@ -144,35 +140,53 @@ struct vfio_p2p_space_ops {
 	void (*sync)(struct vfio_p2p_space *space);
 };
 
-/* See p2p_track.c; a backend only initializes it and takes the lock. */
+/**
+ * struct vfio_p2p_space - a backend's IOMMU context, as the tracker sees it
+ * @lock: the listener lock of struct vfio_device_p2p's lock order; guards
+ *	the peers, their links and every link's state, and the set of IOMMU
+ *	domains the backend's @ops map into (the backend takes it to change
+ *	that set)
+ * @peers: the peers whose memory the space maps; under @lock
+ * @ops: how the backend maps and unmaps a run; fixed at init
+ * @max_links: at most this many links at once; fixed at init
+ * @nr_links: the links the space has; under @lock
+ * @restore_pending: an ENABLE could not restore a link; written under
+ *	@lock, read without it by vfio_p2p_space_retry()
+ *
+ * A backend only initializes it with vfio_p2p_space_init() and takes @lock
+ * around changes to its set of domains; everything else is the tracker's.
+ */
 struct vfio_p2p_space {
-	struct mutex lock;		/* the listener lock: links, peers, ops */
-	struct list_head peers;		/* under lock */
-	const struct vfio_p2p_space_ops *ops;
-	unsigned int max_links;		/* fixed at init */
-	unsigned int nr_links;		/* under lock */
-	bool restore_pending;		/* under lock, read without it */
+	struct mutex lock;			/* the listener lock */
+	struct list_head peers;			/* under lock */
+	const struct vfio_p2p_space_ops *ops;	/* fixed */
+	unsigned int max_links;			/* fixed */
+	unsigned int nr_links;			/* under lock */
+	bool restore_pending;			/* written under lock */
 };
 
 /**
  * struct vfio_p2p_link - one run of device pfns a backend maps
  * @iova: where it starts in the IOMMU address space
  * @npages: how many pages
- * @owner_node: on the backend's list for the object that owns the range
+ * @owner_node: on the backend's list for the object that owns the range;
+ *	the backend keeps that list stable (type1: iommu->lock), and the
+ *	tracker adds and removes links under vfio_p2p_space.lock too
  *
  * The backend reads @iova and @npages (fixed for the link's life) and keeps
- * the link on an owner list; everything else is the tracker's.
+ * the link on an owner list; everything else is the tracker's.  A link is
+ * MAPPED, REVOKED or DEAD: see Documentation/driver-api/vfio-p2p.rst.
  */
 struct vfio_p2p_link {
-	dma_addr_t iova;
-	unsigned long npages;
+	dma_addr_t iova;			/* fixed */
+	unsigned long npages;			/* fixed */
 	struct list_head owner_node;
 	/* private: to p2p_track.c */
-	unsigned long pfn;
-	int prot;
-	int state;
-	struct vfio_p2p_peer *peer;
-	struct list_head peer_node;
+	unsigned long pfn;			/* fixed */
+	int prot;				/* fixed */
+	int state;				/* space lock */
+	struct vfio_p2p_peer *peer;		/* space lock; NULL once DEAD */
+	struct list_head peer_node;		/* space lock */
 };
 
 void vfio_p2p_space_init(struct vfio_p2p_space *space,

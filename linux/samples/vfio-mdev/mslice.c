@@ -26,24 +26,11 @@
  *	- BAR1, a 4 KiB register page, trapped (read and write only), which
  *	  lets the user make the device model read its memory by IOVA, as a
  *	  vGPU's scans a guest's command buffers by GPA (or IOVA under a
- *	  vIOMMU):
- *
- *	  0x00 ID      u32 RO  0x4d534c43 ("MSLC")
- *	  0x04 CMD     u32 WO  1: SUM, FNV-1a 64 of LEN bytes at IOVA, read
- *			       with vfio_dma_rw(); 2: PIN, vfio_pin_pages()
- *			       of the page at IOVA, and the u64 at IOVA read
- *			       from the pinned page.  Runs on the write.
- *			       The pin is kept, as a vGPU keeps the pages
- *			       of its guest's GTT: up to MSLICE_MAX_PINS, the
- *			       oldest dropped first; the user's UNMAP_DMA of
- *			       the IOVA (dma_unmap) or the close drops it.
- *	  0x08 IOVA    u64 RW
- *	  0x10 LEN     u32 RW  1 to 4 MiB (SUM only)
- *	  0x14 STATUS  u32 RO  0, or the negative errno the last command got
- *	  0x18 RESULT  u64 RO  what the last command computed or read
- *
- *	  Each register is accessed with its own size (4 or 8 bytes), through
- *	  pread() and pwrite() of the device fd.
+ *	  vIOMMU).  Its registers are in mslice.h, the ABI this driver
+ *	  shares with its tests.  A PIN is kept, as a vGPU keeps the pages
+ *	  of its guest's GTT: up to MSLICE_MAX_PINS, the oldest dropped
+ *	  first; the user's UNMAP_DMA of the IOVA (dma_unmap) or the close
+ *	  drops it.
  * slice: the units an mdev's BAR0 is.  Chosen at the first fault, the first
  *	vma_to_pfn call from an IOMMU backend or the first read or write of
  *	BAR0, whichever comes first, and kept until the mdev is gone.  It is
@@ -120,6 +107,22 @@
  * their mappings of it down) and after every reference a backend holds is
  * dropped, so no new mdev gets a slice that something may still map; and
  * the parent gives up its BAR only after every mdev is gone.
+ *
+ * Usage
+ * -----
+ * The driver binds every ivshmem-plain it is offered (the rig keeps its
+ * rig.mdev_parent on it and moves the others to vfio-pci).  With P the
+ * parent's /sys/class/mdev_bus/<BDF> and U a UUID:
+ *
+ *   cat $P/mdev_supported_types/mslice-4m/available_instances
+ *   echo $U > $P/mdev_supported_types/mslice-4m/create
+ *   cat /sys/bus/mdev/devices/$U/mslice/slice_offset	(none until placed)
+ *   (a vfio user opens $U, touches or MAP_DMAs BAR0)
+ *   cat /sys/bus/mdev/devices/$U/mslice/slice_offset	(e.g. 0x400000)
+ *   cat /sys/bus/mdev/devices/$U/mslice/faults		(CPU faults served)
+ *   echo 1 > /sys/bus/mdev/devices/$U/remove
+ *
+ * Byte X of an mdev's BAR0 is byte slice_offset + X of the parent's BAR2.
  */
 #include <linux/bitmap.h>
 #include <linux/device.h>
@@ -129,17 +132,15 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
-#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/unaligned.h>
 #include <linux/vfio.h>
 
+#include "mslice.h"
+
 #define MSLICE_NAME		"mslice"
 #define MSLICE_PARENT_BAR	2
-#define MSLICE_MAX_BAR		SZ_256M
-#define MSLICE_UNIT		SZ_1M
 #define MSLICE_UNIT_PAGES	(MSLICE_UNIT >> PAGE_SHIFT)
-#define MSLICE_BLOCK_UNITS	4
 
 /* Region offsets in the device fd, as vfio-pci lays them out. */
 #define MSLICE_OFFSET_SHIFT	40
@@ -147,21 +148,7 @@
 #define MSLICE_OFFSET_MASK	((1ULL << MSLICE_OFFSET_SHIFT) - 1)
 #define MSLICE_REGION(index)	((u64)(index) << MSLICE_OFFSET_SHIFT)
 
-#define MSLICE_VENDOR		0x1234
-#define MSLICE_DEVICE		0x5ce1
 #define MSLICE_CONFIG_SIZE	256
-#define MSLICE_REGS_SIZE	SZ_4K
-
-#define MSLICE_REG_ID		0x00
-#define MSLICE_REG_CMD		0x04
-#define MSLICE_REG_IOVA		0x08
-#define MSLICE_REG_LEN		0x10
-#define MSLICE_REG_STATUS	0x14
-#define MSLICE_REG_RESULT	0x18
-#define MSLICE_ID		0x4d534c43
-#define MSLICE_CMD_SUM		1
-#define MSLICE_CMD_PIN		2
-#define MSLICE_SUM_MAX		SZ_4M
 #define MSLICE_MAX_PINS		16
 
 /* Why an mdev's BAR0 does not decode (mem_off). */

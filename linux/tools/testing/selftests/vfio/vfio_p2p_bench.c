@@ -14,7 +14,8 @@
  *    the CPU (a fresh mmap for every repetition), then touched (every page
  *    read once, so the page tables are populated) before the repetitions;
  *  - anonymous memory at each size, populated (THP where the kernel has
- *    it), so that a change in the pinning path shows;
+ *    it), so that a change in the pinning path shows; and the same with
+ *    THP off for the buffer (4 KiB pages), where a per-chunk cost shows;
  *  - for N links (-l, default 1, 64 and 4096; see "Links" below), one
  *    DISABLE+ENABLE cycle of the peer's memory decode and one RELEASE of
  *    the peer (the last close of its device fd) with all N links mapped.
@@ -24,6 +25,10 @@
  * and iommu_map(): the share of the ioctl spent in iommu_map() is the IOMMU
  * page-table writes (the physical limit), the rest mostly pfn resolution.
  * The profiler's own cost per call inflates both, so the share is a guide.
+ * One more MAP_DMA per row then runs with only iommu_map() profiled, so the
+ * profiler costs one entry and exit: that iommu_map() time, set against
+ * the untraced MAP_DMA median, says how far the ioctl is from the bare
+ * IOMMU page-table writes of the same run.
  * The link rows likewise run one more event under the profiler, which
  * counts the IOMMU driver's IOTLB syncs, iommu_map() and iommu_unmap()
  * calls and the device notifier's time in it.
@@ -36,11 +41,12 @@
  * Output, one line per result, for rig/bench.py:
  *   bench: row=ROW op=map|unmap size=BYTES n=N median_ns=.. min_ns=.. samples_ns=..
  *   bench: row=ROW op=trace size=BYTES map_ns=.. [KEY_ns=.. KEY_hits=..]...
+ *   bench: row=ROW op=bare size=BYTES map_ns=.. iommu_map_ns=.. iommu_map_hits=..
  *   bench: row=links-cycle|links-release op=event links=N size=BYTES n=..
  *          median_ns=.. min_ns=.. samples_ns=..   (one line)
  *   bench: row=links-cycle|links-release op=trace links=N size=BYTES
  *          event_ns=.. [KEY_ns=.. KEY_hits=..]...   (one line)
- * ROW is bar-untouched, bar-touched or ram; size= of a link row is its N
+ * ROW is bar-untouched, bar-touched, ram or ram-4k; size= of a link row is its N
  * pages.  KEY is each profiled function that the kernel has (prof_funcs).
  * Exits non-zero on any failure.
  *
@@ -270,6 +276,29 @@ static bool prof_setup(void)
 	return true;
 }
 
+/*
+ * Limit the profiler to iommu_map() alone (@bare), or back to prof_funcs.
+ * Returns 0, or -errno when the filter cannot be written.
+ */
+static int prof_filter(bool bare)
+{
+	bool first = true;
+	unsigned int i;
+	char name[128];
+	int ret;
+
+	for (i = 0; i < NR_PROF; i++) {
+		if (!prof_funcs[i].on || (bare && i != P_IOMMU_MAP))
+			continue;
+		snprintf(name, sizeof(name), "%s\n", prof_funcs[i].name);
+		ret = tracefs_write("set_ftrace_filter", name, first ? O_TRUNC : O_APPEND);
+		if (ret)
+			return ret;
+		first = false;
+	}
+	return 0;
+}
+
 /* Turn the profiler on (which resets its counts) or off. */
 static int prof_enable(bool on)
 {
@@ -373,6 +402,32 @@ static int timed_unmap(uint64_t iova, uint64_t size, uint64_t *ns)
 	return (uint64_t)ret == size ? 0 : -EIO;
 }
 
+/* One more MAP_DMA with only iommu_map() profiled; then UNMAP_DMA. */
+static int bare_map(const char *row, void *vaddr, uint64_t iova, uint64_t size)
+{
+	struct prof_result res;
+	uint64_t ns, un;
+	int ret;
+
+	ret = prof_filter(true);
+	if (!ret)
+		ret = prof_enable(true);
+	if (!ret) {
+		ret = timed_map(vaddr, iova, size, &ns);
+		prof_enable(false);
+	}
+	if (!ret && !prof_read(&res))
+		printf("bench: row=%s op=bare size=%llu map_ns=%llu %s=%llu %s=%llu\n",
+		       row, (unsigned long long)size, (unsigned long long)ns, "iommu_map_ns",
+		       (unsigned long long)res.ns[P_IOMMU_MAP], "iommu_map_hits",
+		       (unsigned long long)res.hits[P_IOMMU_MAP]);
+	if (!ret && timed_unmap(iova, size, &un))
+		ret = -EIO;
+	if (prof_filter(false) && !ret)
+		ret = -EIO;
+	return ret;
+}
+
 /*
  * The traced MAP_DMA of a row, then edu DMA through its last bytes, checked
  * in @view (the CPU's mapping of the same memory), then UNMAP_DMA.
@@ -402,6 +457,8 @@ static int traced_map_check(const char *row, void *vaddr, uint64_t iova,
 		       "edu DMA to the end of the mapping did not land");
 	if (timed_unmap(iova, size, &un))
 		return -EIO;
+	if (!ret && tracefs)
+		ret = bare_map(row, vaddr, iova, size);
 	return ret;
 }
 
@@ -480,8 +537,10 @@ static long meminfo_kb(const char *key)
 	return kb;
 }
 
-static int bench_ram(uint64_t size)
+/* Anonymous memory, in THP (@huge) or, THP off for it, in 4 KiB pages. */
+static int bench_ram(uint64_t size, bool huge)
 {
+	const char *row = huge ? "ram" : "ram-4k";
 	uint64_t map_ns[MAX_REPS], unmap_ns[MAX_REPS], spent = 0;
 	long thp_before = meminfo_kb("AnonHugePages"), thp_after;
 	uint8_t *raw, *ram;
@@ -493,11 +552,11 @@ static int bench_ram(uint64_t size)
 	if (raw == MAP_FAILED)
 		return fail("mmap anonymous memory", size, errno);
 	ram = (uint8_t *)(((uintptr_t)raw + HUGE_2M - 1) & ~(HUGE_2M - 1));
-	madvise(ram, size, MADV_HUGEPAGE);
+	madvise(ram, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	memset(ram, 0x5a, size);
 	thp_after = meminfo_kb("AnonHugePages");
-	printf("# bench: anonymous memory, %llu MiB populated, %ld MiB of it in THP\n",
-	       (unsigned long long)size >> 20,
+	printf("# bench: %s: anonymous memory, %llu MiB populated, %ld MiB of it in THP\n",
+	       row, (unsigned long long)size >> 20,
 	       thp_before < 0 || thp_after < 0 ? 0 : (thp_after - thp_before) >> 10);
 	for (i = 0; more(i, spent); i++) {
 		ret = timed_map(ram, IOVA_ANON, size, &map_ns[i]);
@@ -508,9 +567,9 @@ static int bench_ram(uint64_t size)
 			return fail("UNMAP_DMA of anonymous memory", size, ret);
 		spent += map_ns[i] + unmap_ns[i];
 	}
-	report("ram", "map", size, map_ns, i);
-	report("ram", "unmap", size, unmap_ns, i);
-	ret = traced_map_check("ram", ram, IOVA_ANON, size, ram);
+	report(row, "map", size, map_ns, i);
+	report(row, "unmap", size, unmap_ns, i);
+	ret = traced_map_check(row, ram, IOVA_ANON, size, ram);
 	munmap(raw, size + HUGE_2M);
 	if (ret)
 		return fail("traced MAP_DMA of anonymous memory", size, ret);
@@ -862,7 +921,7 @@ int main(int argc, char **argv)
 			return 1;
 	}
 	for (i = 0; i < nram; i++)
-		if (bench_ram(ram_sizes[i]))
+		if (bench_ram(ram_sizes[i], true) || bench_ram(ram_sizes[i], false))
 			return 1;
 	for (i = 0; i < nlinks; i++) {
 		if (links[i] * LINK_SIZE > ctx.bar2.size || links[i] > UINT32_MAX) {

@@ -11,6 +11,8 @@
  *
  * The negative control unmaps the BAR's IOVA range and runs the same DMA: the
  * bytes must not arrive, which shows the checks here can fail.
+ *
+ * Each test runs for VFIO_TYPE1_IOMMU and VFIO_TYPE1v2_IOMMU.
  */
 #include <errno.h>
 #include <stdint.h>

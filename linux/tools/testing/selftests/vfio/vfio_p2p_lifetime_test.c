@@ -19,11 +19,12 @@
  *  - two containers: both map the peer, both mappings go on release;
  *  - stress: MAP/UNMAP, decode toggling and open/map/close of the peer race
  *    for a while; then DMA is right, and the unbind test, which runs last,
- *    shows nothing still holds the peer.
-
+ *    shows nothing still holds the peer;
  *  - sysfs reset: a reset of the peer through its sysfs reset attribute
  *    (the PCI core, behind vfio's back) revokes the mapping while it runs
  *    and restores it after, as VFIO_DEVICE_RESET does.
+ *
+ * Every test uses VFIO_TYPE1v2_IOMMU containers only.
  */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -24,6 +24,8 @@
  *    does, and works again once decode is back;
  *  - the links of a container are capped (dma_entry_limit): a MAP_DMA past
  *    the cap fails with ENOSPC and maps nothing.
+ *
+ * Each test runs for VFIO_TYPE1_IOMMU and VFIO_TYPE1v2_IOMMU.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -64,6 +64,8 @@
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
+/* mslice's ABI: the sample's own header, by its path in the tree. */
+#include "../../../../samples/vfio-mdev/mslice.h"
 #include "vfio_p2p_util.h"
 #include "vfio_p2p_test_iommu.h"
 
@@ -77,18 +79,8 @@
 #define IOVA_NONE	0x70000000ULL	/* never mapped */
 #define OFF		0x90000UL	/* where in a BAR0 the DMAs go */
 #define OFF2		0xa0000UL	/* where the DMAs that must not land go */
+#define OFF3		0xb0000UL	/* where the test IOMMU's client writes */
 #define MAX_MDEVS	80
-
-/* mslice's BAR1 registers (see mslice.c). */
-#define REG_ID		0x00
-#define REG_CMD		0x04
-#define REG_IOVA	0x08
-#define REG_LEN		0x10
-#define REG_STATUS	0x14
-#define REG_RESULT	0x18
-#define MSLICE_ID	0x4d534c43
-#define CMD_SUM		1
-#define CMD_PIN		2
 
 struct mdev {
 	char uuid[40];
@@ -302,15 +294,15 @@ static int doorbell(struct mdev *m, uint32_t cmd, uint64_t iova, uint32_t len,
 {
 	int ret;
 
-	ret = reg_write(m, REG_IOVA, iova, 8);
+	ret = reg_write(m, MSLICE_REG_IOVA, iova, 8);
 	if (!ret)
-		ret = reg_write(m, REG_LEN, len, 4);
+		ret = reg_write(m, MSLICE_REG_LEN, len, 4);
 	if (!ret)
-		ret = reg_write(m, REG_CMD, cmd, 4);
+		ret = reg_write(m, MSLICE_REG_CMD, cmd, 4);
 	if (ret)
 		return 1;	/* not an errno the device model can give */
-	*result = reg_read(m, REG_RESULT, 8);
-	return (int32_t)reg_read(m, REG_STATUS, 4);
+	*result = reg_read(m, MSLICE_REG_RESULT, 8);
+	return (int32_t)reg_read(m, MSLICE_REG_STATUS, 4);
 }
 
 /* Does [a, a + la) overlap [b, b + lb)? */
@@ -345,7 +337,8 @@ FIXTURE(mslice) {
 /* The blocks of 4 MiB that mslice carves from the parent's BAR2. */
 static long parent_blocks(uint64_t bar_size)
 {
-	return (bar_size > 256 * MIB ? 256 * MIB : bar_size) / (4 * MIB);
+	return (bar_size > MSLICE_MAX_BAR ? MSLICE_MAX_BAR : bar_size) /
+	       (MSLICE_BLOCK_UNITS * MSLICE_UNIT);
 }
 
 /* No mdev holds any of the parent's space (within 5 s). */
@@ -426,7 +419,7 @@ FIXTURE_SETUP(mslice)
 	if (!ret)
 		ret = mdev_open(&self->b, c->container, 0);
 	if (!ret && (self->a.size != MIB || self->b.size != 4 * MIB ||
-		     reg_read(&self->a, REG_ID, 4) != MSLICE_ID))
+		     reg_read(&self->a, MSLICE_REG_ID, 4) != MSLICE_ID))
 		ret = -EPROTO;
 	if (ret) {
 		mdev_close(&self->a);
@@ -547,23 +540,23 @@ TEST_F_TIMEOUT(mslice, doorbell_reads_ram_and_p2p, 120)
 	vfio_p2p_fill(c->ram, VFIO_P2P_RAM_SIZE, seed + 1);
 
 	/* A's device model reads RAM and B's BAR by IOVA. */
-	ret = doorbell(&self->a, CMD_SUM, VFIO_P2P_IOVA_RAM, VFIO_P2P_RAM_SIZE, &result);
+	ret = doorbell(&self->a, MSLICE_CMD_SUM, VFIO_P2P_IOVA_RAM, VFIO_P2P_RAM_SIZE, &result);
 	ASSERT_EQ(0, ret) TH_LOG("SUM of RAM: %s", strerror(-ret));
 	ASSERT_EQ(vfio_p2p_fnv1a64(c->ram, VFIO_P2P_RAM_SIZE), result);
-	ret = doorbell(&self->a, CMD_SUM, IOVA_B + OFF, 2 * PG, &result);
+	ret = doorbell(&self->a, MSLICE_CMD_SUM, IOVA_B + OFF, 2 * PG, &result);
 	ASSERT_EQ(0, ret) TH_LOG("SUM of B's BAR: %s", strerror(-ret));
 	ASSERT_EQ(vfio_p2p_fnv1a64(b + OFF, 2 * PG), result);
 	/* A read that spans the end of B's mapping stops there. */
-	ret = doorbell(&self->a, CMD_SUM, IOVA_B + self->b.size - PG, 2 * PG, &result);
+	ret = doorbell(&self->a, MSLICE_CMD_SUM, IOVA_B + self->b.size - PG, 2 * PG, &result);
 	ASSERT_EQ(-EINVAL, ret);
 
 	/* Bad requests: clean errors. */
-	ASSERT_EQ(-EINVAL, doorbell(&self->a, CMD_SUM, IOVA_NONE, PG, &result));
-	ASSERT_EQ(-EINVAL, doorbell(&self->a, CMD_SUM, VFIO_P2P_IOVA_RAM, 0, &result));
+	ASSERT_EQ(-EINVAL, doorbell(&self->a, MSLICE_CMD_SUM, IOVA_NONE, PG, &result));
+	ASSERT_EQ(-EINVAL, doorbell(&self->a, MSLICE_CMD_SUM, VFIO_P2P_IOVA_RAM, 0, &result));
 	ASSERT_EQ(-EINVAL, doorbell(&self->a, 99, VFIO_P2P_IOVA_RAM, PG, &result));
 
 	/* vfio_pin_pages(): RAM pins (type1v2 only), device memory never. */
-	ret = doorbell(&self->a, CMD_PIN, VFIO_P2P_IOVA_RAM + 8, 0, &result);
+	ret = doorbell(&self->a, MSLICE_CMD_PIN, VFIO_P2P_IOVA_RAM + 8, 0, &result);
 	if (variant->iommu_type == VFIO_TYPE1v2_IOMMU) {
 		ASSERT_EQ(0, ret) TH_LOG("PIN of RAM: %s", strerror(-ret));
 		ASSERT_EQ(*(uint64_t *)(c->ram + 8), result);
@@ -571,14 +564,14 @@ TEST_F_TIMEOUT(mslice, doorbell_reads_ram_and_p2p, 120)
 		/* type1 (v1) pins for no one. */
 		ASSERT_EQ(-EACCES, ret);
 	}
-	ret = doorbell(&self->a, CMD_PIN, IOVA_B + OFF, 0, &result);
+	ret = doorbell(&self->a, MSLICE_CMD_PIN, IOVA_B + OFF, 0, &result);
 	ASSERT_EQ(variant->iommu_type == VFIO_TYPE1v2_IOMMU ? -EFAULT : -EACCES, ret)
 		TH_LOG("PIN of B's BAR: %d", ret);
 
 	/* And the mapping still works for DMA. */
 	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed + 2));
 	ASSERT_EQ(-1, vfio_p2p_check(b + OFF, DMA_LEN, seed + 2));
-	ret = doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &result);
+	ret = doorbell(&self->a, MSLICE_CMD_SUM, IOVA_B + OFF, DMA_LEN, &result);
 	ASSERT_EQ(0, ret);
 	ASSERT_EQ(vfio_p2p_fnv1a64(b + OFF, DMA_LEN), result);
 	vfio_p2p_host_expect(self->parent, slice_offset(&self->b) + OFF, DMA_LEN, seed + 2);
@@ -683,7 +676,7 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 	ASSERT_EQ(-1, vfio_p2p_check(n->bar + OFF, DMA_LEN, seed))
 		TH_LOG("DMA reached B's slice after B was removed");
 	/* Nor does the device model's emulated DMA (vfio_dma_rw()) reach it. */
-	ASSERT_EQ(-EFAULT, doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum));
+	ASSERT_EQ(-EFAULT, doorbell(&self->a, MSLICE_CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum));
 	/*
 	 * Nor can the device model pin it, even with anonymous memory at B's
 	 * old address now: that page is not what the IOVA pointed at.
@@ -692,7 +685,7 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 					   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 					   -1, 0));
 	memset(b + OFF2, 0x5a, PG);
-	ret = doorbell(&self->a, CMD_PIN, IOVA_B + OFF2, 0, &result);
+	ret = doorbell(&self->a, MSLICE_CMD_PIN, IOVA_B + OFF2, 0, &result);
 	ASSERT_EQ(variant->iommu_type == VFIO_TYPE1v2_IOMMU ? -EFAULT : -EACCES, ret)
 		TH_LOG("PIN of B's old IOVA with RAM behind its address: %d", ret);
 	vfio_p2p_host_expect(self->parent, off_b + OFF, DMA_LEN, seed);
@@ -793,11 +786,11 @@ TEST_F_TIMEOUT(mslice, mmap_beyond_slice, 60)
 	/* The region fd refuses past the slice, and bad register accesses. */
 	ASSERT_EQ(-1, pread(a->dev.fd, buf, 1, base + MIB));
 	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(-1, pread(a->dev.fd, buf, 2, a->regs.offset + REG_ID));
+	ASSERT_EQ(-1, pread(a->dev.fd, buf, 2, a->regs.offset + MSLICE_REG_ID));
 	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(-1, pread(a->dev.fd, buf, 8, a->regs.offset + REG_ID));
+	ASSERT_EQ(-1, pread(a->dev.fd, buf, 8, a->regs.offset + MSLICE_REG_ID));
 	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(-1, pwrite(a->dev.fd, buf, 4, a->regs.offset + REG_RESULT));
+	ASSERT_EQ(-1, pwrite(a->dev.fd, buf, 4, a->regs.offset + MSLICE_REG_RESULT));
 	ASSERT_EQ(EINVAL, errno);
 }
 
@@ -854,7 +847,7 @@ TEST_F_TIMEOUT(mslice, remove_during_map_loop, 120)
 	 * drops a device reference under its own lock.
 	 */
 	if (variant->iommu_type == VFIO_TYPE1v2_IOMMU)
-		ASSERT_EQ(0, doorbell(&self->b, CMD_PIN, VFIO_P2P_IOVA_RAM, 0, &result));
+		ASSERT_EQ(0, doorbell(&self->b, MSLICE_CMD_PIN, VFIO_P2P_IOVA_RAM, 0, &result));
 	ASSERT_EQ(0, pthread_create(&t, NULL, map_loop, &l));
 	usleep(500000);
 
@@ -1006,13 +999,13 @@ TEST_F_TIMEOUT(mslice, decode_off_revokes, 120)
 	vfio_p2p_fill(b + OFF2, DMA_LEN, seed + 3);
 	off_b = slice_offset(&self->b);
 	ASSERT_LE(0, off_b);
-	ASSERT_EQ(0, doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum));
+	ASSERT_EQ(0, doorbell(&self->a, MSLICE_CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum));
 
 	ASSERT_EQ(0, vfio_p2p_pci_command(&self->b.dev, 0, PCI_COMMAND_MEMORY));
 	ASSERT_EQ(-EIO, bar0_pread(&self->b, OFF, &val));
 	/* edu's DMA to the mapped IOVA: the IOMMU must refuse it. */
 	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF2, DMA_LEN, seed + 1));
-	ret = doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum);
+	ret = doorbell(&self->a, MSLICE_CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum);
 	ASSERT_GT(0, ret) TH_LOG("A's device model read B's BAR0 with decode off: %d", ret);
 	ret = vfio_p2p_map(c->container, b, IOVA_B + 4 * MIB, self->b.size, RW);
 	EXPECT_NE(0, ret) TH_LOG("MAP_DMA of B's BAR0 with decode off succeeded");
@@ -1026,7 +1019,7 @@ TEST_F_TIMEOUT(mslice, decode_off_revokes, 120)
 	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_B + OFF, DMA_LEN, seed + 2));
 	ASSERT_EQ(-1, vfio_p2p_check(b + OFF, DMA_LEN, seed + 2))
 		TH_LOG("the mapping did not come back with decode on");
-	ret = doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum);
+	ret = doorbell(&self->a, MSLICE_CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum);
 	ASSERT_EQ(0, ret) TH_LOG("SUM of B's BAR after decode on: %s", strerror(-ret));
 	ASSERT_EQ(vfio_p2p_fnv1a64(b + OFF, DMA_LEN), sum);
 	vfio_p2p_host_expect(self->parent, off_b + OFF, DMA_LEN, seed + 2);
@@ -1103,7 +1096,7 @@ TEST_F_TIMEOUT(mslice, parent_reset_revokes, 120)
 	ASSERT_EQ(0, vfio_p2p_ram_to_iova(c, IOVA_A + OFF, DMA_LEN, seed + 2));
 	ASSERT_EQ(-1, vfio_p2p_check(a + OFF, DMA_LEN, seed + 2))
 		TH_LOG("A's mapping did not come back after the parent's reset");
-	ret = doorbell(&self->a, CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum);
+	ret = doorbell(&self->a, MSLICE_CMD_SUM, IOVA_B + OFF, DMA_LEN, &sum);
 	ASSERT_EQ(0, ret) TH_LOG("SUM of B's BAR after the reset: %s", strerror(-ret));
 	ASSERT_EQ(vfio_p2p_fnv1a64(b + OFF, DMA_LEN), sum);
 	vfio_p2p_host_expect(self->parent, slice_offset(&self->b) + OFF, DMA_LEN, seed + 1);
@@ -1150,7 +1143,7 @@ TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
 	ASSERT_EQ(locked, vfio_p2p_locked_kib());
 
 	ASSERT_EQ(0, p2p_ti_stat(0, "freed_mapped_pages", &freed0));
-	ASSERT_EQ(0, p2p_ti_fail_map_at(0, 1, IOVA_B + OFF));
+	ASSERT_EQ(0, p2p_ti_fail_map_at(0, 1, IOVA_B + OFF3));
 	EXPECT_EQ(-ENOMEM, p2p_ti_open(&t, 0, container));
 	p2p_ti_close(&t);
 	ASSERT_EQ(0, p2p_ti_fail_map(0, 0));
@@ -1161,8 +1154,10 @@ TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
 
 	ASSERT_EQ(0, p2p_ti_open(&t, 0, container));
 	EXPECT_EQ(locked + 16 * PG / 1024, vfio_p2p_locked_kib());
-	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_B + OFF, 64, seed));
-	ASSERT_EQ(seed, *(uint32_t *)(b + OFF)) TH_LOG("the DMA did not land in B's BAR");
+	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_B + OFF3, 64, seed));
+	ASSERT_EQ(seed, *(uint32_t *)(b + OFF3)) TH_LOG("the DMA did not land in B's BAR");
+	/* The host sees it in the parent's backing file, at B's slice. */
+	vfio_p2p_host_expect_bytes(self->parent, slice_offset(&self->b) + OFF3, b + OFF3, 64);
 	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_A, 64, seed + 1));
 	ASSERT_EQ(seed + 1, *(uint32_t *)ram);
 	p2p_ti_close(&t);
