@@ -194,19 +194,19 @@ bench_text() {
 		return
 	fi
 	bench_said=$BENCH_CSV
-	python3 - "$BENCH_CSV" "$repo" <<'EOF'
-import csv, os, sys, time
+	python3 - "$BENCH_CSV" "$repo" <<'EOF' | sed 's/[[:space:]]*$//'
+import csv, os, sys
 
 path, repo = sys.argv[1], sys.argv[2]
+# The rows and their labels as make bench prints them.
+sys.path.insert(0, os.path.join(repo, 'rig'))
+try:
+    import bench
+    labels = {(r, o): lab for r, o, lab in bench.ROWS}
+    link_labels = {r: lab for r, lab, _ in bench.LINK_ROWS}
+except Exception:  # no usable rig/bench.py: the raw row names
+    labels, link_labels = {}, {}
 rows = list(csv.DictReader(open(path, newline='')))
-labels = {('bar-untouched', 'map'): 'BAR map, untouched',
-          ('bar-touched', 'map'): 'BAR map, touched',
-          ('bar-untouched', 'unmap'): 'BAR unmap, untouched',
-          ('bar-touched', 'unmap'): 'BAR unmap, touched',
-          ('ram', 'map'): 'RAM map (populated)',
-          ('ram', 'unmap'): 'RAM unmap'}
-link_labels = {'links-cycle': 'decode off+on cycle',
-               'links-release': 'release (last close)'}
 
 
 def size(b):
@@ -234,26 +234,37 @@ def ratio(v):
     return '%.0fx' % v if v >= 10 else '%.2fx' % v
 
 
-print('From make bench (%s), under QEMU TCG: absolute times are emulated,'
+bare = any(r.get('p2p_map_over_bare') for r in rows)
+print('From make bench (%s), under QEMU TCG: absolute times'
       % (os.path.relpath(path, repo) if path.startswith(repo + '/') else path))
-print('only the stock/p2p ratios of one run count.  Median of')
-print('the timed repetitions (ratio of the mins in brackets):')
+print('are emulated, only the stock/p2p ratios of one run count.  Median of the timed')
+print('repetitions; stock/p2p is the ratio of the medians (of the mins)%s.'
+      % (',\np2p/bare the p2p MAP_DMA over a bare iommu_map() of the same run'
+         if bare else ''))
+if any(r.get('noisy') for r in rows):
+    print('Rows marked * run code the series does not change, yet their ratio')
+    print('left the noise band (%s) in some round: the host was busy, so every'
+          % ('1/%g to %g' % (bench.NOISE, bench.NOISE) if labels else 'bench.py\'s'))
+    print('ratio of this run is suspect.')
 print()
-print('  %-22s %8s %12s %12s  %s' % ('', 'size', 'stock', 'p2p', 'stock/p2p'))
+print('  %-24s %8s %10s %10s  %-16s%s' % ('', 'size', 'stock', 'p2p', 'stock/p2p',
+                                         ' p2p/bare' if bare else ''))
 for r in rows:
-    if r.get('op') in ('map', 'unmap') and (r['row'], r['op']) in labels:
-        print('  %-22s %8s %12s %12s  %s (%s)' % (
-            labels[(r['row'], r['op'])], size(r['size_bytes']),
-            ns(r['stock_median_ns']), ns(r['p2p_median_ns']),
-            ratio(r['ratio_median']), ratio(r['ratio_min'])))
+    if r.get('op') in ('map', 'unmap'):
+        print('  %-24s %8s %10s %10s  %-16s%s' % (
+            labels.get((r['row'], r['op']), '%s %s' % (r['row'], r['op'])),
+            size(r['size_bytes']), ns(r['stock_median_ns']), ns(r['p2p_median_ns']),
+            '%s (%s)%s' % (ratio(r['ratio_median']), ratio(r['ratio_min']),
+                           ' *' if r.get('noisy') else ''),
+            (' ' + ratio(r['p2p_map_over_bare'])) if bare and r.get('p2p_map_over_bare') else ''))
 links = [r for r in rows if r.get('op') == 'event']
 if links:
     print()
     print('Revoking links (stock type1 tracks none, so it has no ratio):')
     print()
-    print('  %-22s %6s %12s %12s %10s' % ('', 'links', 'stock', 'p2p', 'per link'))
+    print('  %-24s %6s %10s %10s %10s' % ('', 'links', 'stock', 'p2p', 'per link'))
     for r in links:
-        print('  %-22s %6s %12s %12s %10s' % (
+        print('  %-24s %6s %10s %10s %10s' % (
             link_labels.get(r['row'], r['row']), r.get('links', ''),
             ns(r['stock_median_ns']), ns(r['p2p_median_ns']),
             ns(r.get('p2p_per_link_ns'))))
