@@ -377,16 +377,29 @@ left = [f for f in sys.argv[2:] if not covered(f)]
 if left:
     print('rig: series: note: no MAINTAINERS entry covers: ' + ' '.join(left))
 EOF
+	# A patch checkpatch passed before, byte for byte but for its commit id
+	# and date, with the same checkpatch.pl and options, is not checked
+	# again ($BUILD/series-checkpatch-ok/).
+	local okdir=$BUILD/series-checkpatch-ok key cached=0
+	mkdir -p "$okdir"
 	for p in "$out"/00[0-9][0-9]-*.patch; do
 		case $p in *0000-cover-letter.patch) continue ;; esac
 		n=$((n + 1))
+		key=$( { sed -e '1{/^From [0-9a-f]* /d}' -e '/^Date: /d' "$p"
+			 echo "${cp[*]}"; cat "$amdir/scripts/checkpatch.pl"; } | sha1sum | cut -c1-40)
+		if [ -e "$okdir/$key" ]; then
+			cached=$((cached + 1))
+			continue
+		fi
 		if ! outp=$(cd "$amdir" && PATH=/usr/bin:/bin:$PATH "${cp[@]}" "$p" 2>&1); then
 			printf 'checkpatch: %s\n%s\n' "${p##*/}" "$outp"
 			bad=1
+		else
+			: >"$okdir/$key"
 		fi
 	done
 	[ $bad = 0 ] || die "the exported series has problems (above)"
-	say "checkpatch --strict: $n exported patches clean; export + am + diff + checkpatch in $((SECONDS - start))s"
+	say "checkpatch --strict: $n exported patches clean ($cached known clean); export + am + diff + checkpatch in $((SECONDS - start))s"
 }
 
 # ---- bisect ----------------------------------------------------------------
