@@ -296,6 +296,10 @@ EOF
 # The checkout git am works in, at the pristine commit.
 am_tree() {
 	[ -f "$out/.rig-commit" ] || die "no export (make series)"
+	# A checkout whose objects went with a remade scratch repo is remade.
+	if [ -d "$amdir/.git" ] && ! git -C "$amdir" fetch -q "$scratch" pristine series 2>/dev/null; then
+		rm -rf "$amdir"
+	fi
 	if [ ! -d "$amdir/.git" ]; then
 		say "checking out the pristine source into $amdir (once; about a minute)"
 		rm -rf "$amdir"
