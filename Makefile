@@ -21,7 +21,7 @@ export BUILD EXTRA_TESTS BREAK ONLY
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers unsaved clean
+.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -58,7 +58,22 @@ docs-check: tree
 compile-drivers: tree
 	@$(RIG)/compile-drivers.sh
 
-check: checkpatch docs-check compile-drivers kernel selftests
+# The series as git format-patch mails it, with a cover letter: build/series/
+# (rig/series.sh; which commit adds which owned file: patches/owned-files).
+series: tree
+	@$(RIG)/series.sh export
+
+# git am of the export onto the pristine source gives the p2p tree exactly,
+# checkpatch --strict passes every exported patch, and every prefix of the
+# series compiles with W=1 and no warning (the compile-drivers configs).
+series-check: tree
+	@$(RIG)/series.sh check
+	@$(RIG)/series.sh bisect
+
+series-bisect: tree
+	@$(RIG)/series.sh bisect
+
+check: checkpatch docs-check compile-drivers series-check kernel selftests
 	@$(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
 
 run: tree

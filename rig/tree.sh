@@ -11,6 +11,9 @@
 # overlay and the series put there.  Files of ours are symlinks into the repo's
 # linux/ folder, and the tree's patches/ is a symlink to the repo's patches/, so
 # editing an owned file or refreshing a quilt patch writes straight into git.
+# Which patch of the series introduces which owned file, for the series as
+# git format-patch mails it (make series), is patches/owned-files: see
+# rig/series.sh.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
