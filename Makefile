@@ -9,6 +9,9 @@
 
 # The one place the kernel source is pinned.
 LINUX_SOURCE_VERSION := 6.12.117-1~deb12u1
+# Debian's kernel of that source (its linux-image and linux-headers packages
+# have the same version): what the DKMS package builds for, and boots.
+DKMS_KERNEL := 6.12.117+deb12-amd64
 
 BUILD ?= $(CURDIR)/build
 # Which tree make check boots: p2p (ours) or stock (pristine Debian source).
@@ -17,11 +20,11 @@ FLAVOR ?= debug
 EXTRA_TESTS ?=
 BREAK ?=
 ONLY ?=
-export BUILD EXTRA_TESTS BREAK ONLY
+export BUILD EXTRA_TESTS BREAK ONLY DKMS_KERNEL LINUX_SOURCE_VERSION
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers unsaved clean
+.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers dkms dkms-check unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -57,6 +60,10 @@ docs-check: tree
 # on x86_64 with COMPILE_TEST, and cross-compiled for arm64 (vfio-cdx).
 compile-drivers: tree
 	@$(RIG)/compile-drivers.sh
+
+# The DKMS package for Debian's own kernel (DKMS_KERNEL): see rig/dkms.sh.
+dkms: tree
+	@$(RIG)/dkms.sh build
 
 check: checkpatch docs-check compile-drivers kernel selftests
 	@$(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
