@@ -24,7 +24,7 @@ export BUILD EXTRA_TESTS BREAK ONLY DKMS_KERNEL LINUX_SOURCE_VERSION
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers dkms dkms-check unsaved clean
+.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers dkms dkms-check dkms-stock unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -70,9 +70,14 @@ dkms: tree
 # it built and run the P2P kselftests there.
 dkms-check: dkms selftests
 	@$(RIG)/dkms.sh check
+	@$(RIG)/dkms.sh boot
+
+# The stock comparison (not in make check): Debian's kernel, Debian's modules.
+dkms-stock: selftests
+	@DKMS_STOCK=1 $(RIG)/dkms.sh boot
 
 check: checkpatch docs-check compile-drivers dkms-check kernel selftests
-	@$(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
+	@DKMS_SUMMARY=1 $(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
 
 run: tree
 	@$(RIG)/kbuild.sh p2p $(FLAVOR)

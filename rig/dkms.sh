@@ -159,9 +159,20 @@ cmd_check() {
 	: >"$run/host.tap"
 	t0=$(date +%s)
 
-	# A run that died half-way left its package: take it out first.
+	# A run that died half-way left things behind, listed in $state: the
+	# packages it brought, and marks on what it made.  Take them out first.
+	local state=$out/check-state
 	installed vfio-p2p-dkms && apt purge -y -q vfio-p2p-dkms >/dev/null
-	installed vfio-p2p-rig-image-stand-in && apt purge -y -q vfio-p2p-rig-image-stand-in >/dev/null
+	if [ -s "$state" ]; then
+		say "undoing what an unfinished check left: $(tr '\n' ' ' <"$state")"
+		# shellcheck disable=SC2046
+		apt purge -y -q $(for p in $(cat "$state"); do installed "$p" && echo "$p"; done) \
+			>/dev/null 2>&1 || true
+	fi
+	rm -f "$state"
+	[ -e "$lib/.vfio-p2p-rig" ] && rm -rf "$lib"
+	[ -e /var/lib/dkms/.vfio-p2p-rig-mok ] &&
+		rm -f /var/lib/dkms/mok.key /var/lib/dkms/mok.pub /var/lib/dkms/.vfio-p2p-rig-mok
 
 	# What the machine has now, to leave it that way.
 	dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 ~ /^ii/ {print $2}' |
@@ -169,10 +180,31 @@ cmd_check() {
 	local had_lib=0 had_key=0
 	[ -e "$lib" ] && had_lib=1
 	[ -e /var/lib/dkms/mok.key ] && had_key=1
+	[ $had_lib = 1 ] || { mkdir -p "$lib"; touch "$lib/.vfio-p2p-rig"; }
+	[ $had_key = 1 ] || { mkdir -p /var/lib/dkms; touch /var/lib/dkms/.vfio-p2p-rig-mok; }
 	# shellcheck disable=SC2064
 	trap "undo $had_lib $had_key" EXIT
 
 	check_gvt_guard "$repo/dkms/debian/preinst"
+
+	# Where Debian's image is not installed, its modules are put in place
+	# as the image would (from the downloaded image, see fetch_image): so
+	# that dkms meets Debian's vfio modules, as on a user's machine (its
+	# version check, .ko.xz), and that their return can be checked.  They
+	# go again afterwards with the rest of /lib/modules/$K.
+	if [ ! -d "$lib/kernel" ]; then
+		fetch_image
+		cp -a "$BUILD/debian/image/lib/modules/$K/." "$lib/"
+		depmod "$K"
+		say "Debian's modules of $K put in $lib (from $(cat "$BUILD/debian/image/.rig-deb"))"
+	fi
+	for m in "${mods[@]}"; do
+		path=$(modinfo -k "$K" -n "$m" 2>/dev/null || true)
+		case "$path" in
+		"$lib/kernel/drivers/vfio/"*) ;;
+		*) die "before the install, modinfo -k $K $m is '$path', not Debian's" ;;
+		esac
+	done
 
 	# linux-headers-$K depends on Debian's image of that kernel.  This
 	# machine is not to get that kernel (the rig only boots it under QEMU):
@@ -201,6 +233,8 @@ cmd_check() {
 	# the package on its own, outside the build lock below.
 	say "apt-get install linux-headers-$K=$V"
 	apt-cache show "linux-headers-$K=$V" >/dev/null 2>&1 || apt update -qq
+	apt install -s --no-install-recommends ${standin:+"$standin"} "linux-headers-$K=$V" "$deb" 2>/dev/null |
+		awk '/^Inst / {print $2}' >"$state"
 	apt install -y --no-install-recommends ${standin:+"$standin"} "linux-headers-$K=$V" \
 		>"$run/apt-install.log" 2>&1 ||
 		{ tail -20 "$run/apt-install.log" >&2; die "apt-get install failed (log: $run/apt-install.log)"; }
@@ -265,6 +299,9 @@ cmd_check() {
 			if [ "$(modinfo -F vermagic "$path" | cut -d' ' -f1)" = "$K" ]; then
 				tap ok "modinfo -k $K $m: ${path#"$lib/"}"
 				cp "$path" "$out/modules/$K/"
+				case "$path" in
+				*.xz) xz -df "$out/modules/$K/$(basename "$path")" ;;
+				esac
 			else
 				tap fail "$path: vermagic '$(modinfo -F vermagic "$path")'"
 			fi
@@ -285,19 +322,10 @@ cmd_check() {
 	fi
 	for m in "${mods[@]}"; do
 		path=$(modinfo -k "$K" -n "$m" 2>/dev/null || true)
-		if installed "linux-image-$K" || installed "linux-image-$K-unsigned"; then
-			case "$path" in
-			"$lib/kernel/drivers/vfio/"*) tap ok "after removal, modinfo -k $K $m: Debian's ${path#"$lib/"}" ;;
-			*) tap fail "after removal, modinfo -k $K $m: '$path', not Debian's" ;;
-			esac
-		elif [ -z "$path" ]; then
-			# No Debian image here: nothing of ours may be left in its place.
-			# That Debian's modules load again in their place is what the
-			# stock boot shows (dkms.sh boot, DKMS_STOCK=1).
-			tap ok "after removal, modinfo -k $K $m: none (Debian's image is not installed here)"
-		else
-			tap fail "after removal, modinfo -k $K $m: '$path' is left"
-		fi
+		case "$path" in
+		"$lib/kernel/drivers/vfio/"*) tap ok "after removal, modinfo -k $K $m: Debian's ${path#"$lib/"}" ;;
+		*) tap fail "after removal, modinfo -k $K $m: '$path', not Debian's" ;;
+		esac
 	done
 	trap - EXIT
 	undo "$had_lib" "$had_key"
@@ -320,8 +348,9 @@ undo() {
 		apt purge -y -q $new >"$run/apt-undo.log" 2>&1 ||
 			{ tail -20 "$run/apt-undo.log" >&2; tap fail "apt-get purge $new failed"; }
 	fi
-	[ "$had_key" = 1 ] || rm -f /var/lib/dkms/mok.key /var/lib/dkms/mok.pub
+	[ "$had_key" = 1 ] || rm -f /var/lib/dkms/mok.key /var/lib/dkms/mok.pub /var/lib/dkms/.vfio-p2p-rig-mok
 	[ "$had_lib" = 1 ] || rm -rf "/lib/modules/$K"
+	rm -f "$out/check-state"
 	dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 ~ /^ii/ {print $2}' |
 		sort >"$run/packages.after"
 	if cmp -s "$run/packages.before" "$run/packages.after"; then
@@ -331,8 +360,107 @@ undo() {
 	fi
 }
 
+# --- boot: Debian's own kernel under the rig's QEMU -----------------------
+#
+# Debian's linux-image-$K, downloaded with apt (never installed here: it is
+# unpacked under $BUILD/debian/image) and cached in $debs, so that a warm
+# run downloads nothing.  The guest gets the modules dkms built (cmd_check
+# kept them), the Debian modules they depend on (modprobe --show-depends
+# against a depmod'ed copy of the image's modules with ours in
+# updates/dkms, as on an installed machine) and the kselftests; its init
+# loads them, checks whose they are, binds the devices and runs the P2P
+# kselftests.  DKMS_STOCK=1 boots the same with Debian's own modules.
+P2P_TESTS=vfio:vfio_p2p_dma_test,vfio:vfio_p2p_map_test,vfio:vfio_p2p_lifetime_test
+
+fetch_image() {
+	local deb=$debs/linux-image-${K}_${V}_amd64.deb img=$BUILD/debian/image
+	if [ ! -f "$deb" ]; then
+		mkdir -p "$debs"
+		apt-cache show "linux-image-$K=$V" >/dev/null 2>&1 || apt update -qq
+		say "apt-get download linux-image-$K=$V (into $debs)"
+		(cd "$debs" && apt-get download -q "linux-image-$K=$V") >"$debs/download.log" 2>&1 ||
+			{ cat "$debs/download.log" >&2; die "apt-get download linux-image-$K=$V failed"; }
+		say "downloaded $(du -m "$deb" | cut -f1) MiB"
+	fi
+	if [ ! -f "$img/.rig-deb" ] || [ "$(cat "$img/.rig-deb")" != "$(basename "$deb")" ]; then
+		rm -rf "$img"
+		mkdir -p "$img"
+		dpkg-deb -x "$deb" "$img"
+		basename "$deb" >"$img/.rig-deb"
+	fi
+	[ -f "$img/boot/vmlinuz-$K" ] || die "no vmlinuz-$K in $deb"
+}
+
+cmd_boot() {
+	local img=$BUILD/debian/image whose=ours stage mods m f line name src
+	[ "${DKMS_STOCK:-}" = 1 ] && whose=debian
+	local run=$BUILD/run/debian-$([ $whose = ours ] && echo ours || echo stock)-check
+	fetch_image
+	# The kernel's modules as an installed machine has them, ours (when
+	# booting ours) in updates/dkms, where they win over kernel/.
+	stage=$BUILD/debian/stage
+	rm -rf "$stage"
+	mkdir -p "$stage/lib/modules"
+	cp -al "$img/lib/modules/$K" "$stage/lib/modules/$K"
+	if [ $whose = ours ]; then
+		[ -f "$out/modules/$K/vfio.ko" ] || die "no dkms-built modules in $out/modules/$K (dkms.sh check)"
+		mkdir -p "$stage/lib/modules/$K/updates/dkms"
+		cp "$out/modules/$K"/*.ko "$stage/lib/modules/$K/updates/dkms/"
+	fi
+	depmod -b "$stage" "$K"
+	mods=$run.modules
+	rm -rf "$mods"
+	mkdir -p "$mods"
+	: >"$mods/load"
+	# vfio_iommu_type1 and mdev are no dependency of vfio-pci: asked for
+	# by name, each after what it needs.
+	for m in vfio-pci vfio_iommu_type1 mdev; do
+		modprobe -d "$stage" -S "$K" --show-depends "$m" >"$mods/deps" ||
+			die "modprobe --show-depends $m against $stage failed"
+		while read -r line; do
+			f=${line#insmod }
+			f=${f%% *}
+			f=${f#"$stage/lib/modules/$K/"}
+			name=$(basename "$f")
+			name=${name%%.ko*}
+			name=${name//-/_}
+			grep -q "^$name " "$mods/load" && continue
+			case "$f" in
+			updates/dkms/*) [ $whose = ours ] || die "$f: ours in a stock boot" ;;
+			kernel/drivers/vfio/*) [ $whose = debian ] || die "$f: Debian's vfio module in our boot" ;;
+			esac
+			mkdir -p "$mods/$(dirname "$f")"
+			case "$f" in
+			*.xz) xz -dc "$stage/lib/modules/$K/$f" >"$mods/${f%.xz}"; f=${f%.xz} ;;
+			*) cp "$stage/lib/modules/$K/$f" "$mods/$f" ;;
+			esac
+			src=$(modinfo -F srcversion "$mods/$f")
+			echo "$name $f${src:+ $src}" >>"$mods/load"
+		done <"$mods/deps"
+	done
+	rm -f "$mods/deps"
+	say "guest modules ($whose): $(awk '{print $2}' "$mods/load" | tr '\n' ' ')"
+
+	rm -rf "$run"
+	mkdir -p "$run"
+	GUEST_MODULES=$mods "$repo/rig/initramfs.sh" "$BUILD/src/linux" "$BUILD/kselftest" \
+		"$run/initramfs.cpio" ""
+	say "booting Debian's $K ($whose modules) under QEMU (TCG, q35, intel-iommu, edu + ivshmem)"
+	local rc=0 t0
+	t0=$(date +%s)
+	BOOT_TIMEOUT=${DKMS_BOOT_TIMEOUT:-1200} "$repo/rig/boot.sh" "$img/boot/vmlinuz-$K" \
+		"$run/initramfs.cpio" "$run" check "rig.modules=$whose rig.only=$P2P_TESTS" || rc=$?
+	say "boot took $(( $(date +%s) - t0 ))s"
+	echo "$rc" >"$run/qemu-status"
+	local tap=()
+	[ $whose = ours ] && tap=(--tap "dkms: install=$BUILD/run/debian-dkms/host.tap")
+	python3 "$repo/rig/summary.py" --srcdir "$BUILD/src/linux" --out "$run" --qemu-status $rc \
+		--no-kunit --config "$img/boot/config-$K" "${tap[@]}"
+}
+
 case "${1:-}" in
 build) cmd_build ;;
 check) cmd_check ;;
+boot) cmd_boot ;;
 *) die "usage: dkms.sh build|check|boot" ;;
 esac
