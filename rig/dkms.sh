@@ -148,6 +148,30 @@ check_gvt_guard() {
 	rm -rf "$root"
 }
 
+check_kvmgt() {
+	# The CRCs our modules expect of vfio's symbols are those our vfio.ko
+	# exports (they load together: the boot shows it); kvmgt's are those
+	# Debian's exports.
+	local kvmgt m f both differ
+	kvmgt=$(modinfo -k "$K" -n kvmgt 2>/dev/null || true)
+	if [ ! -f "$kvmgt" ]; then
+		tap fail "kvmgt: no kvmgt.ko for $K ('$kvmgt')"
+		return
+	fi
+	modprobe --dump-modversions "$kvmgt" | sort -u -k2,2 >"$run/kvmgt.crcs"
+	for m in vfio_iommu_type1 vfio-pci-core vfio-pci mdev; do
+		f=$(modinfo -k "$K" -n "$m")
+		modprobe --dump-modversions "$f"
+	done | sort -u -k2,2 >"$run/ours.crcs"
+	both=$(join -1 2 -2 2 "$run/kvmgt.crcs" "$run/ours.crcs" | grep -E '^_?(vfio|mdev)' || true)
+	differ=$(awk '$2 != $3 {print $1}' <<<"$both")
+	if [ -n "$both" ] && [ -n "$differ" ]; then
+		tap ok "kvmgt.ko cannot load with ours: $(wc -l <<<"$differ") of the $(wc -l <<<"$both") vfio symbols it shares with our modules have other CRCs ($(head -3 <<<"$differ" | tr '\n' ' ')...)"
+	else
+		tap fail "kvmgt.ko: of $(wc -l <<<"$both") shared vfio symbols none has another CRC: the README's GVT-g statement is not shown"
+	fi
+}
+
 cmd_check() {
 	[ "$(id -u)" = 0 ] || die "need root (apt-get, dkms)"
 	local ver deb t0 standin="" lib=/lib/modules/$K m f path
@@ -309,6 +333,11 @@ cmd_check() {
 		*) tap fail "modinfo -k $K $m: '$path', not under updates/dkms" ;;
 		esac
 	done
+
+	# What the package cannot replace: Debian's kvmgt.ko (GVT-g) asks for
+	# vfio's symbols with the CRCs of Debian's layout; the series changes
+	# struct vfio_device, so ours differ and the kernel would refuse it.
+	check_kvmgt
 
 	# Take it out again; Debian's modules come back.
 	apt purge -y -q vfio-p2p-dkms >"$run/apt-remove.log" 2>&1 ||
