@@ -9,6 +9,9 @@
 
 # The one place the kernel source is pinned.
 LINUX_SOURCE_VERSION := 6.12.117-1~deb12u1
+# Debian's kernel of that source (its linux-image and linux-headers packages
+# have the same version): what the DKMS package builds for, and boots.
+DKMS_KERNEL := 6.12.117+deb12-amd64
 
 BUILD ?= $(CURDIR)/build
 # Which tree make check boots: p2p (ours) or stock (pristine Debian source).
@@ -17,11 +20,11 @@ FLAVOR ?= debug
 EXTRA_TESTS ?=
 BREAK ?=
 ONLY ?=
-export BUILD EXTRA_TESTS BREAK ONLY
+export BUILD EXTRA_TESTS BREAK ONLY DKMS_KERNEL LINUX_SOURCE_VERSION
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect unsaved clean
+.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect dkms dkms-check dkms-stock unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -73,8 +76,24 @@ series-check: tree
 series-bisect: tree
 	@$(RIG)/series.sh bisect
 
-check: checkpatch docs-check compile-drivers series-check kernel selftests
-	@$(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
+
+# The DKMS package for Debian's own kernel (DKMS_KERNEL): see rig/dkms.sh.
+dkms: tree
+	@$(RIG)/dkms.sh build
+
+# Install that package on this machine for DKMS_KERNEL with apt and dkms,
+# check it, remove it again; then boot Debian's own kernel with the modules
+# it built and run the P2P kselftests there.
+dkms-check: dkms selftests
+	@$(RIG)/dkms.sh check
+	@$(RIG)/dkms.sh boot
+
+# The stock comparison (not in make check): Debian's kernel, Debian's modules.
+dkms-stock: selftests
+	@DKMS_STOCK=1 $(RIG)/dkms.sh boot
+
+check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests
+	@DKMS_SUMMARY=1 $(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
 
 run: tree
 	@$(RIG)/kbuild.sh p2p $(FLAVOR)

@@ -9,7 +9,7 @@ pin=$1 stamp=$2
 pkgs=(gcc make flex bison bc libelf-dev libssl-dev cpio kmod busybox-static
       qemu-system-x86 quilt ccache xz-utils python3 perl rsync git gnuplot-nox
       ca-certificates python3-ply python3-git python3-docutils gdb
-      gcc-aarch64-linux-gnu)
+      gcc-aarch64-linux-gnu dkms dh-dkms debhelper)
 
 have_all() {
 	local p

@@ -4,6 +4,8 @@
 #   EXTRA_TESTS=DIR  executables to run after our own tests (check)
 #   ONLY=C:T[,C:T...] run only these kselftest programs
 #   BREAK=1          make the P2P test expect wrong bytes: the run must fail
+#   DKMS_SUMMARY=1   the summary also counts make dkms-check's install and its
+#                    boot of Debian's kernel (rig/dkms.sh), run just before
 #   BENCH_REPS=N BENCH_BAR=SIZES BENCH_RAM=SIZES BENCH_LINKS=COUNTS
 #                    vfio_p2p_bench's -r, -b, -m and -l (bench); the bench run is
 #                    judged by rig/bench.py (rig/bench.sh), not here
@@ -67,5 +69,10 @@ if [ "$mode" = demo ]; then
 		echo "    \"$(head -c "$len" "$out/ivshmem0.mem" | tr -d '\0')\""
 	fi
 fi
+also=()
+if [ "$mode" = check ] && [ "${DKMS_SUMMARY:-}" = 1 ]; then
+	also=(--tap "dkms: install=$BUILD/run/debian-dkms/host.tap"
+	      --also "debian $DKMS_KERNEL=$BUILD/run/debian-ours-check")
+fi
 python3 "$repo/rig/summary.py" --srcdir "$BUILD/src/linux" --out "$out" --qemu-status $rc \
-	--config "$BUILD/obj/$tree-$flavor/.config" $([ "$mode" = demo ] && echo --no-kunit)
+	--config "$BUILD/obj/$tree-$flavor/.config" $([ "$mode" = demo ] && echo --no-kunit) "${also[@]}"

@@ -2,7 +2,9 @@
 # Build the guest initramfs with the kernel's own usr/gen_init_cpio:
 # busybox-static, rig/guest/init (with rig/guest/timeout and rig/guest/dump),
 # the installed kselftests and, when given,
-# every executable of EXTRA_TESTS (run after ours, in file-name order).
+# every executable of EXTRA_TESTS (run after ours, in file-name order) and,
+# with GUEST_MODULES=DIR, the files of DIR as /lib/modules/ (the guest's
+# init loads the modules DIR/load lists: rig/dkms.sh boot).
 # Usage: initramfs.sh SRCDIR KSELFTEST_INSTALL_DIR OUT.cpio [EXTRA_TESTS_DIR]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +34,18 @@ list=$out.list
 			echo "file /kselftest/$f $(readlink -f "$ksft/$f") 0755 0 0"
 		fi
 	done
+	if [ -n "${GUEST_MODULES:-}" ]; then
+		echo "dir /lib 0755 0 0"
+		echo "dir /lib/modules 0755 0 0"
+		(cd "$GUEST_MODULES" && find . -mindepth 1 | sort) | while IFS= read -r f; do
+			f=${f#./}
+			if [ -d "$GUEST_MODULES/$f" ]; then
+				echo "dir /lib/modules/$f 0755 0 0"
+			else
+				echo "file /lib/modules/$f $(readlink -f "$GUEST_MODULES/$f") 0644 0 0"
+			fi
+		done
+	fi
 	if [ -n "$extra" ]; then
 		[ -d "$extra" ] || { echo "rig: EXTRA_TESTS=$extra is not a directory" >&2; exit 1; }
 		echo "dir /kselftest/extra 0755 0 0"

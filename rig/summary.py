@@ -11,6 +11,10 @@ Inputs, all in the boot's output directory:
   host-files   "BDF PATH" of each ivshmem backing file, which the host checks
                against the "vfio-p2p-host-expect" lines the tests printed.
 
+--tap LABEL=FILE and --also LABEL=DIR add a TAP document the host wrote and
+another boot's directory (rig/dkms.sh: the DKMS install and the boot of
+Debian's kernel), judged the same way, their suites named LABEL: ....
+
 Prints one summary line per suite and ends with the plain
 "N passed, N failed, N skipped".  Exits 1 when a test failed, a kernel report
 appeared (the hung-task, soft-lockup and workqueue-lockup detectors
@@ -229,34 +233,8 @@ def check_host(host_lines, files, suites):
         suites.append(s)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--srcdir', required=True, help='kernel tree (for kunit.py)')
-    ap.add_argument('--out', required=True, help='the boot output directory')
-    ap.add_argument('--qemu-status', type=int, default=0)
-    ap.add_argument('--no-kunit', action='store_true')
-    ap.add_argument('--config', help="the booted kernel's .config: which of our KUnit suites must run")
-    args = ap.parse_args()
-
-    console = os.path.join(args.out, 'console.log')
-    with open(console, errors='replace') as f:
-        clines = f.read().splitlines()
-    with open(os.path.join(args.out, 'tests.log'), errors='replace') as f:
-        tlines = f.read().splitlines()
-    files = {}
-    hf = os.path.join(args.out, 'host-files')
-    if os.path.exists(hf):
-        for line in open(hf):
-            bdf, path = line.split()
-            files[bdf] = path
-
-    suites = []
-    others = []
-    if not args.no_kunit:
-        others = parse_kunit(args.srcdir, console, args.out, suites, args.config)
-    host_lines, done = parse_tests(tlines, suites)
-    check_host(host_lines, files, suites)
-
+def scan_console(clines):
+    """Kernel report lines and the rig's stack dumps in a console log."""
     reports = []
     dumps = []
     since_task = None   # lines since the last task listing's header
@@ -275,16 +253,102 @@ def main():
             continue
         if REPORT.search(l):
             reports.append(l)
+    return reports, dumps
+
+
+def judge(out, qemu_status, kunit, srcdir, config, label=''):
+    """One boot's suites, KUnit suites not ours, reports, dumps, problems."""
+    console = os.path.join(out, 'console.log')
+    with open(console, errors='replace') as f:
+        clines = f.read().splitlines()
+    with open(os.path.join(out, 'tests.log'), errors='replace') as f:
+        tlines = f.read().splitlines()
+    files = {}
+    hf = os.path.join(out, 'host-files')
+    if os.path.exists(hf):
+        for line in open(hf):
+            bdf, path = line.split()
+            files[bdf] = path
+
+    suites = []
+    others = []
+    if kunit:
+        others = parse_kunit(srcdir, console, out, suites, config)
+    host_lines, done = parse_tests(tlines, suites)
+    check_host(host_lines, files, suites)
+    reports, dumps = scan_console(clines)
     problems = []
     if reports:
         problems.append('%d kernel report line(s) in the console log, first: %s'
                         % (len(reports), reports[0].strip()))
-    if args.qemu_status == 124:
+    if qemu_status == 124:
         problems.append('the boot timed out')
-    elif args.qemu_status != 0:
-        problems.append('QEMU exited with status %d' % args.qemu_status)
+    elif qemu_status != 0:
+        problems.append('QEMU exited with status %d' % qemu_status)
     if not done:
         problems.append('the guest did not reach the end of its run')
+    if dumps:
+        problems.append('the guest dumped its stacks %d time(s): a test or the boot ran out '
+                        'of time (see "rig: stack dump begin" in %s)' % (len(dumps), console))
+    if label:
+        for su in suites:
+            su.name = label + ': ' + su.name
+        problems = [label + ': ' + p for p in problems]
+        reports = [label + ': ' + r.strip() for r in reports]
+        dumps = [(n, label + ': ' + why) for n, why in dumps]
+    return suites, others, reports, dumps, problems
+
+
+def tap_file(label, path):
+    """A TAP document the host wrote (rig/dkms.sh check) as one suite."""
+    s = Suite(label)
+    if not os.path.exists(path):
+        s.add('fail', path + ' is missing')
+        return s
+    for line in open(path, errors='replace'):
+        m = TAP_RESULT.match(line.rstrip('\n'))
+        if m:
+            s.add(tap_status(m.group(1), m.group(4)), m.group(2))
+    if not s.total():
+        s.add('fail', path + ' holds no result')
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--srcdir', required=True, help='kernel tree (for kunit.py)')
+    ap.add_argument('--out', required=True, help='the boot output directory')
+    ap.add_argument('--qemu-status', type=int, default=0)
+    ap.add_argument('--no-kunit', action='store_true')
+    ap.add_argument('--config', help="the booted kernel's .config: which of our KUnit suites must run")
+    ap.add_argument('--tap', action='append', default=[], metavar='LABEL=FILE',
+                    help='also count the TAP document FILE, as suite LABEL')
+    ap.add_argument('--also', action='append', default=[], metavar='LABEL=DIR',
+                    help='also count the boot in DIR (no KUnit; its QEMU status in '
+                         'DIR/qemu-status), its suites named LABEL: ...')
+    args = ap.parse_args()
+
+    suites, others, reports, dumps, problems = judge(
+        args.out, args.qemu_status, not args.no_kunit, args.srcdir, args.config)
+    for spec in args.tap:
+        label, path = spec.split('=', 1)
+        suites.append(tap_file(label, path))
+    for spec in args.also:
+        label, out = spec.split('=', 1)
+        try:
+            status = int(open(os.path.join(out, 'qemu-status')).read())
+        except (OSError, ValueError):
+            status = -1
+        if not os.path.exists(os.path.join(out, 'tests.log')):
+            s = Suite(label)
+            s.add('fail', 'no boot in ' + out)
+            suites.append(s)
+            continue
+        more = judge(out, status, False, args.srcdir, None, label)
+        suites += more[0]
+        reports += more[2]
+        dumps += more[3]
+        problems += more[4]
 
     print()
     print('==== summary (%s) ====' % args.out)
@@ -301,9 +365,6 @@ def main():
         print('    ' + l.strip())
     for n, why in dumps:
         print('rig: stacks dumped at console.log:%d (%s)' % (n, why))
-    if dumps:
-        problems.append('the guest dumped its stacks %d time(s): a test or the boot ran out '
-                        'of time (see "rig: stack dump begin" in %s)' % (len(dumps), console))
     for p in problems:
         print('rig: ' + p)
     passed = sum(s.passed for s in suites)
