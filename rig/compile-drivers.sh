@@ -9,6 +9,10 @@
 #                  with configs/drivers-arm64.config, for vfio-cdx (CDX_BUS
 #                  is arm64 only) and the drivers native to arm64, in
 #                  $BUILD/obj/p2p-drivers-arm64.
+#   drivers-nop2p  x86_64 as drivers, with CONFIG_VFIO_P2P off
+#                  (configs/nop2p.config), in $BUILD/obj/p2p-drivers-nop2p:
+#                  every driver still compiles, and none of the P2P core
+#                  does (no p2p_*.o, and vfio.o defines no P2P symbol).
 #
 # Fails on any compiler, objtool or kbuild warning or error, and when an
 # object we rely on was not compiled (a config that silently lost a driver).
@@ -65,6 +69,9 @@ arm64_want=(
 	drivers/vfio/fsl-mc/vfio_fsl_mc.o
 )
 
+# shellcheck disable=SC2034
+nop2p_want=("${x86_want[@]/drivers\/vfio\/p2p_vma.o/drivers/vfio/vfio_iommu_type1.o}")
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 bad=0 total=0
@@ -104,5 +111,16 @@ compile() {
 
 compile drivers x86_targets x86_want
 compile drivers-arm64 arm64_targets arm64_want
+compile drivers-nop2p x86_targets nop2p_want
+# None of it: no object of the P2P core, and no P2P symbol in vfio core.
+nop2p=$BUILD/obj/p2p-drivers-nop2p/drivers/vfio
+if compgen -G "$nop2p/p2p_*.o" >/dev/null; then
+	echo "rig: compile-drivers: drivers-nop2p: P2P objects built with CONFIG_VFIO_P2P off:" $nop2p/p2p_*.o >&2
+	bad=1
+fi
+if nm "$nop2p/vfio_main.o" "$nop2p/vfio_iommu_type1.o" | grep -E ' [TtDdBbU] (vfio_p2p_|vfio_vma_|vfio_device_(mem|get_from_vma|register_notifier))'; then
+	echo "rig: compile-drivers: drivers-nop2p: vfio core or type1 still defines or calls P2P symbols (above)" >&2
+	bad=1
+fi
 [ $bad = 0 ] || exit 1
-echo "rig: compile-drivers: $total driver objects compiled clean (${#x86_want[@]} x86_64, ${#arm64_want[@]} arm64)"
+echo "rig: compile-drivers: $total driver objects compiled clean (${#x86_want[@]} x86_64, ${#arm64_want[@]} arm64, ${#nop2p_want[@]} x86_64 without CONFIG_VFIO_P2P, none of whose objects is P2P core)"

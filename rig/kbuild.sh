@@ -32,6 +32,7 @@ debug) frags+=("$repo/configs/debug.config") ;;
 release) ;;
 bench) frags+=("$repo/configs/bench.config") ;;
 drivers) frags+=("$repo/configs/drivers.config") ;;
+drivers-nop2p) frags+=("$repo/configs/drivers.config" "$repo/configs/nop2p.config") ;;
 drivers-arm64)
 	frags=("$repo/configs/drivers-arm64.config")
 	arch=arm64 cross=aarch64-linux-gnu- image=Image
@@ -66,14 +67,22 @@ if [ ! -f "$obj/.config" ] || [ "$(cat "$obj/.rig-config" 2>/dev/null)" != "$cfg
 	echo "$cfgsum" >"$obj/.rig-config"
 fi
 # Every line of every fragment must have survived Kconfig's dependency rules.
+# A line a later fragment overrides (nop2p.config over base.config) is
+# that fragment's to check.
 bad=0
-for f in "${frags[@]}"; do
+for i in "${!frags[@]}"; do
+	f=${frags[$i]}
+	later=("${frags[@]:$((i + 1))}")
 	while IFS= read -r line; do
 		case "$line" in
 		CONFIG_*=*) sym=${line%%=*} ;;
 		"# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
 		*) continue ;;
 		esac
+		if [ ${#later[@]} -gt 0 ] &&
+		   grep -qE "^($sym=|# $sym is not set)" "${later[@]}"; then
+			continue
+		fi
 		if [[ $line == "# "* ]]; then
 			! grep -q "^$sym=" "$obj/.config" && continue
 		else

@@ -11,6 +11,7 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
+#include <linux/vfio.h>
 
 struct vfio_device;
 
@@ -47,6 +48,7 @@ struct vfio_vma_private_data {
 	struct rcu_head rcu;
 };
 
+#if IS_ENABLED(CONFIG_VFIO_P2P)
 int vfio_device_mmap_vma(struct vfio_device *device, struct vm_area_struct *vma);
 struct vfio_vma_private_data *vfio_vma_private(struct vm_area_struct *vma);
 
@@ -62,5 +64,35 @@ int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
 int __init vfio_p2p_init(void);
 void vfio_p2p_exit(void);
 void vfio_p2p_flush(void);
+
+#else
+/* Without CONFIG_VFIO_P2P vfio core leaves a device mmap to its driver. */
+static inline int vfio_device_mmap_vma(struct vfio_device *device,
+				       struct vm_area_struct *vma)
+{
+	return device->ops->mmap(device, vma);
+}
+
+static inline void vfio_device_p2p_init(struct vfio_device *device)
+{
+}
+
+static inline void vfio_device_p2p_first_open(struct vfio_device *device)
+{
+}
+
+static inline void vfio_device_p2p_last_close(struct vfio_device *device)
+{
+}
+
+static inline int vfio_p2p_init(void)
+{
+	return 0;
+}
+
+static inline void vfio_p2p_exit(void)
+{
+}
+#endif /* CONFIG_VFIO_P2P */
 
 #endif /* __VFIO_P2P_H__ */

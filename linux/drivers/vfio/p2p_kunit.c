@@ -45,7 +45,7 @@
 #include <linux/notifier.h>
 #include <linux/shmem_fs.h>
 #include <linux/vfio.h>
-#include <linux/vfio_p2p.h>
+#include <linux/vfio_p2p_iommu.h>
 
 #include "vfio.h"
 #include "p2p.h"
@@ -946,6 +946,23 @@ static void expect_call(struct kunit *test, struct fake_space *fs, unsigned int 
 	KUNIT_EXPECT_EQ_MSG(test, fs->calls[i].npages, npages, "call %u", i);
 }
 
+/* vfio_p2p_map() as a backend calls it: one VMA lookup, mmap_lock held. */
+static long track_map(struct fake_space *fs, unsigned long addr,
+		      dma_addr_t iova, unsigned long npages, int prot,
+		      struct list_head *owner)
+{
+	struct vm_area_struct *vma;
+	long ret = -EFAULT;
+
+	mmap_read_lock(current->mm);
+	vma = vma_lookup(current->mm, addr);
+	if (vma)
+		ret = vfio_p2p_map(&fs->space, vma, addr, iova, npages, prot,
+				   owner);
+	mmap_read_unlock(current->mm);
+	return ret;
+}
+
 static bool track_live(struct fake_space *fs, struct list_head *owner,
 		       unsigned long npages)
 {
@@ -974,8 +991,8 @@ static void p2p_track_revoke_restore(struct kunit *test)
 	LIST_HEAD(owner);
 
 	KUNIT_ASSERT_NOT_NULL(test, fake->vdev.dev->driver);
-	KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr, TRACK_IOVA,
-					   8, TRACK_PROT, &owner), 8);
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					8, TRACK_PROT, &owner), 8);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 1);
 	expect_call(test, fs, 0, true, TRACK_IOVA, FAKE_BASE_PFN + 2, 8);
 	KUNIT_EXPECT_EQ(test, fake->faults, 0);
@@ -989,8 +1006,8 @@ static void p2p_track_revoke_restore(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, track_live(fs, &owner, 1));
 
 	/* While disabled nothing new maps. */
-	KUNIT_EXPECT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr,
-					   TRACK_IOVA + SZ_1M, 8, TRACK_PROT, &owner),
+	KUNIT_EXPECT_EQ(test, track_map(fs, addr,
+					TRACK_IOVA + SZ_1M, 8, TRACK_PROT, &owner),
 			-EFAULT);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
 
@@ -1016,8 +1033,8 @@ static void p2p_track_release_kills(struct kunit *test)
 	LIST_HEAD(owner);
 
 	KUNIT_ASSERT_NOT_NULL(test, fake->vdev.dev->driver);
-	KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr, TRACK_IOVA,
-					   4, TRACK_PROT, &owner), 4);
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
 	fake_close(fake);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
 	expect_call(test, fs, 1, false, TRACK_IOVA, 0, 4);
@@ -1045,10 +1062,9 @@ static void p2p_track_one_op_per_link(struct kunit *test)
 	unsigned int i;
 
 	for (i = 0; i < 6; i++)
-		KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm,
-						   addr + i * PAGE_SIZE,
-						   TRACK_IOVA + i * SZ_64K, 1,
-						   TRACK_PROT, &owner), 1);
+		KUNIT_ASSERT_EQ(test, track_map(fs, addr + i * PAGE_SIZE,
+						TRACK_IOVA + i * SZ_64K, 1,
+						TRACK_PROT, &owner), 1);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 6);
 	vfio_device_mem_update(&fake->vdev, false);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 12);
@@ -1081,8 +1097,8 @@ static void p2p_track_failed_restore_retried(struct kunit *test)
 	struct fake_space *fs = fake->fs;
 	LIST_HEAD(owner);
 
-	KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr, TRACK_IOVA,
-					   4, TRACK_PROT, &owner), 4);
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
 	vfio_device_mem_update(&fake->vdev, false);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
 
@@ -1123,21 +1139,18 @@ static void p2p_track_link_limit(struct kunit *test)
 	unsigned int i;
 
 	for (i = 0; i < TRACK_MAX_LINKS; i++)
-		KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm,
-						   addr + i * PAGE_SIZE,
-						   TRACK_IOVA + i * SZ_64K, 1,
-						   TRACK_PROT, &owner), 1);
-	KUNIT_EXPECT_EQ(test, vfio_p2p_map(&fs->space, current->mm,
-					   addr + i * PAGE_SIZE,
-					   TRACK_IOVA + i * SZ_64K, 1,
-					   TRACK_PROT, &owner), -ENOSPC);
+		KUNIT_ASSERT_EQ(test, track_map(fs, addr + i * PAGE_SIZE,
+						TRACK_IOVA + i * SZ_64K, 1,
+						TRACK_PROT, &owner), 1);
+	KUNIT_EXPECT_EQ(test, track_map(fs, addr + i * PAGE_SIZE,
+					TRACK_IOVA + i * SZ_64K, 1,
+					TRACK_PROT, &owner), -ENOSPC);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, TRACK_MAX_LINKS);
 
 	/* Freed links make room again. */
 	vfio_p2p_unmap_links(&fs->space, &owner);
-	KUNIT_EXPECT_EQ(test, vfio_p2p_map(&fs->space, current->mm,
-					   addr + i * PAGE_SIZE, TRACK_IOVA, 1,
-					   TRACK_PROT, &owner), 1);
+	KUNIT_EXPECT_EQ(test, track_map(fs, addr + i * PAGE_SIZE, TRACK_IOVA, 1,
+					TRACK_PROT, &owner), 1);
 	vfio_p2p_unmap_links(&fs->space, &owner);
 	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
 }
@@ -1156,8 +1169,8 @@ static void p2p_track_reopened_peer(struct kunit *test)
 	LIST_HEAD(owner);
 
 	fake->cycle_on_op = true;
-	KUNIT_ASSERT_EQ(test, vfio_p2p_map(&fs->space, current->mm, addr, TRACK_IOVA,
-					   8, TRACK_PROT, &owner), 8);
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					8, TRACK_PROT, &owner), 8);
 	KUNIT_EXPECT_TRUE(test, fake->opened);
 	KUNIT_EXPECT_GE(test, fake->op_calls, 2);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 1);

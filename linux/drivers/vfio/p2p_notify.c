@@ -12,6 +12,7 @@
 #include <linux/device.h>
 #include <linux/notifier.h>
 #include <linux/vfio.h>
+#include <linux/vfio_p2p_iommu.h>
 
 #include "vfio.h"
 #include "p2p.h"
@@ -107,6 +108,22 @@ out:
 	mutex_unlock(&device->p2p.event_lock);
 }
 EXPORT_SYMBOL_GPL(vfio_device_mem_update);
+
+/**
+ * vfio_device_mem_disabled() - whether a device's memory is disabled
+ * @device: the device
+ *
+ * For a driver that must restore the state it reported, after a change it
+ * did not start (vfio-pci: a reset by the PCI core).  Call it with the
+ * driver's memory lock held, which keeps the state stable.
+ *
+ * Return: true if the last vfio_device_mem_update() said unusable.
+ */
+bool vfio_device_mem_disabled(struct vfio_device *device)
+{
+	return READ_ONCE(device->p2p.mem_disabled);
+}
+EXPORT_SYMBOL_GPL(vfio_device_mem_disabled);
 
 /**
  * vfio_device_register_notifier() - listen to a device's events

@@ -31,6 +31,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
+#include <linux/vfio_p2p_iommu.h>
 #include <linux/workqueue.h>
 
 #include "p2p.h"
@@ -290,20 +291,6 @@ static struct vfio_p2p_peer *peer_get(struct vfio_p2p_space *space,
 	return peer;
 }
 
-/* Device memory only: never a page the kernel manages. */
-static bool is_device_pfn(unsigned long pfn)
-{
-	return !pfn_valid(pfn) || PageReserved(pfn_to_page(pfn));
-}
-
-/* The VMA's permissions, as a CPU fault would check them. */
-static bool vma_allows(struct vm_area_struct *vma, int prot)
-{
-	if ((prot & IOMMU_WRITE) && !(vma->vm_flags & VM_WRITE))
-		return false;
-	return !(prot & IOMMU_READ) || (vma->vm_flags & VM_ACCESS_FLAGS);
-}
-
 /* What one attempt of vfio_p2p_map() found: a run, its peer and seq. */
 struct p2p_run {
 	struct vfio_p2p_peer *peer;
@@ -313,52 +300,33 @@ struct p2p_run {
 };
 
 /*
- * Look up the run at @vaddr with one mmap_lock hold and one VMA lookup.
- * Return: 1 and @run filled (a peer reference taken), 0 if @vaddr is not in
- * a P2P-capable vfio device mmap, or -errno.
+ * Look up the run at @vaddr of the P2P-capable @vma, mmap_lock held.
+ * Return: 0 and @run filled (a peer reference taken), or -errno.
  */
-static int lookup_run(struct vfio_p2p_space *space, struct mm_struct *mm,
-		      unsigned long vaddr, int prot, struct p2p_run *run)
+static int lookup_run(struct vfio_p2p_space *space, struct vm_area_struct *vma,
+		      unsigned long vaddr, struct p2p_run *run)
 {
-	struct vfio_vma_private_data *priv;
-	struct vm_area_struct *vma;
-	int ret = 0;
+	int ret;
 
-	mmap_read_lock(mm);
-	vma = vma_lookup(mm, vaddr);
-	priv = vma ? vfio_vma_private(vma) : NULL;
-	if (!priv)
-		goto out;
-	ret = -EFAULT;
-	if (!vma_allows(vma, prot))
-		goto out;
-	run->peer = peer_get(space, vma, priv->device);
-	if (IS_ERR(run->peer)) {
-		ret = PTR_ERR(run->peer);
-		goto out;
-	}
+	run->peer = peer_get(space, vma, vfio_vma_private(vma)->device);
+	if (IS_ERR(run->peer))
+		return PTR_ERR(run->peer);
 	mutex_lock(&space->lock);
 	run->seq = run->peer->seq;
 	ret = run->peer->released ? -EAGAIN : 0;
 	mutex_unlock(&space->lock);
 	if (!ret)
 		ret = vfio_vma_to_pfn(vma, vaddr, &run->pfn, &run->nr);
-	if (ret) {
-		mmap_read_unlock(mm);
+	if (ret)
 		peer_put(space, run->peer);
-		/* Not capable: the backend's other paths decide. */
-		if (ret == -EOPNOTSUPP)
-			return 0;
-		return ret == -EAGAIN || ret == -EINTR ? ret : -EFAULT;
-	}
-	ret = 1;
-out:
-	mmap_read_unlock(mm);
-	return ret;
+	/* A signal while waiting out a reset, or a race: passed on. */
+	if (ret == -EAGAIN || ret == -EINTR)
+		return ret;
+	return ret ? -EFAULT : 0;
 }
 
 /* One attempt: -EAGAIN if an event overtook the lookup. */
-static long map_run(struct vfio_p2p_space *space, struct mm_struct *mm,
+static long map_run(struct vfio_p2p_space *space, struct vm_area_struct *vma,
 		    unsigned long vaddr, dma_addr_t iova, unsigned long npages,
 		    int prot, struct list_head *owner,
 		    struct vfio_p2p_link **linkp)
@@ -367,11 +335,12 @@ static long map_run(struct vfio_p2p_space *space, struct mm_struct *mm,
 	struct p2p_run run;
 	long ret;
 
-	ret = lookup_run(space, mm, vaddr, prot, &run);
-	if (ret <= 0)
+	ret = lookup_run(space, vma, vaddr, &run);
+	if (ret)
 		return ret;
 	run.nr = min(run.nr, npages);
-	if (!is_device_pfn(run.pfn) || !is_device_pfn(run.pfn + run.nr - 1)) {
+	if (!vfio_pfn_is_device(run.pfn) ||
+	    !vfio_pfn_is_device(run.pfn + run.nr - 1)) {
 		ret = -EFAULT;
 		goto out;
 	}
@@ -410,28 +379,29 @@ out:
 /**
  * vfio_p2p_map() - map a peer device's memory behind a user address
  * @space: the backend's space
- * @mm: the mm @vaddr belongs to
- * @vaddr: the user address, in a vfio device mmap or not
+ * @vma: the VMA holding @vaddr; the caller holds its mm's mmap_lock
+ * @vaddr: the user address
  * @iova: where to map it
  * @npages: at most this many pages
  * @prot: IOMMU_READ and/or IOMMU_WRITE
  * @owner: the backend's list that keeps the new link, in iova order
  *
  * Resolves the run of device pfns at @vaddr in one step (no fault-in, no
- * page-table walk), maps it through the space's ops, and tracks it: DISABLE
- * revokes it, ENABLE restores it, RELEASE kills it, until
+ * page-table walk, no second VMA lookup: the backend found @vma once and
+ * dispatches here), maps it through the space's ops, and tracks it:
+ * DISABLE revokes it, ENABLE restores it, RELEASE kills it, until
  * vfio_p2p_unmap_links() drops it.  A lookup during a reset of the peer
  * waits for the reset to end, as a CPU fault on the mmap would.  Called
- * with no space lock held (it takes mmap_lock), typically under the
- * backend's own lock; never drops a device reference itself.
+ * with no space lock held, typically under the backend's own lock; never
+ * drops a device reference itself.
  *
- * Return: the number of pages mapped; 0 if @vaddr is not in a P2P-capable
- * vfio device mmap (the backend's other paths decide); -EFAULT for a mapping
+ * Return: the number of pages mapped; 0 if @vma is not a P2P-capable vfio
+ * device mmap (the backend's other paths decide); -EFAULT for a mapping
  * that may not be used (permissions, memory disabled, not device memory);
  * -ENOSPC at the space's link limit; -EAGAIN if device events kept racing
- * the lookup; or another -errno.
+ * the lookup (VFIO_P2P_MAP_TRIES times); or another -errno.
  */
-long vfio_p2p_map(struct vfio_p2p_space *space, struct mm_struct *mm,
+long vfio_p2p_map(struct vfio_p2p_space *space, struct vm_area_struct *vma,
 		  unsigned long vaddr, dma_addr_t iova, unsigned long npages,
 		  int prot, struct list_head *owner)
 {
@@ -439,11 +409,18 @@ long vfio_p2p_map(struct vfio_p2p_space *space, struct mm_struct *mm,
 	unsigned int tries;
 	long ret;
 
+	mmap_assert_locked(vma->vm_mm);
+	ret = vfio_vma_p2p_check(vma);
+	if (ret == -ENODEV || ret == -EOPNOTSUPP)
+		return 0;
+	if (!vfio_vma_permits(vma, prot))
+		return -EFAULT;
+
 	link = kzalloc(sizeof(*link), GFP_KERNEL_ACCOUNT);
 	if (!link)
 		return -ENOMEM;
 	for (tries = 0; tries < VFIO_P2P_MAP_TRIES; tries++) {
-		ret = map_run(space, mm, vaddr, iova, npages, prot, owner,
+		ret = map_run(space, vma, vaddr, iova, npages, prot, owner,
 			      &link);
 		if (ret != -EAGAIN)
 			break;

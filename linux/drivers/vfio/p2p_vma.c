@@ -30,6 +30,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/vfio.h>
+#include <linux/vfio_p2p_iommu.h>
 
 #include "vfio.h"
 #include "p2p.h"
