@@ -9,6 +9,21 @@
 #   BENCH_REPS=N BENCH_BAR=SIZES BENCH_RAM=SIZES BENCH_LINKS=COUNTS
 #                    vfio_p2p_bench's -r, -b, -m and -l (bench); the bench run is
 #                    judged by rig/bench.py (rig/bench.sh), not here
+#
+# The guest (rig/boot.sh): QEMU 7.2 under TCG, q35 with intel-iommu, edu at
+# 00:03.0 and 00:05.0 (64-bit dma_mask), the P2P peer ivshmem-plain at
+# 01:00.0 (BAR2: $out/ivshmem0.mem) and the mslice parent ivshmem at 02:00.0
+# (ivshmem1.mem, kept off vfio-pci), each ivshmem behind its own PCIe root
+# port so that a secondary bus reset can reset it.  Its quirks:
+#  - QEMU 7.2 kills itself on a full 4096-byte edu transfer, so the tests'
+#    transfers stay at 4095 bytes or less;
+#  - every reset of the peer prints "unlocked secondary bus reset via:
+#    pci_reset_bus_function" once: 6.12's own check, not a kernel report;
+#  - a kselftest program that runs out of time (400 s) gets its tasks'
+#    stacks dumped into console.log ("rig: stack dump begin"), its session
+#    killed, and fails alone;
+#  - QEMU itself has been seen to die of SIGSEGV mid-run: the run is then
+#    booted once more (below), and a second crash fails it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
