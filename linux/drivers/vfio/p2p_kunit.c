@@ -946,21 +946,23 @@ static void expect_call(struct kunit *test, struct fake_space *fs, unsigned int 
 	KUNIT_EXPECT_EQ_MSG(test, fs->calls[i].npages, npages, "call %u", i);
 }
 
-/* vfio_p2p_map() as a backend calls it: one VMA lookup, mmap_lock held. */
+/*
+ * vfio_p2p_map() as a backend calls it: one VMA lookup, under mmap_lock,
+ * which vfio_p2p_map() releases.
+ */
 static long track_map(struct fake_space *fs, unsigned long addr,
 		      dma_addr_t iova, unsigned long npages, int prot,
 		      struct list_head *owner)
 {
 	struct vm_area_struct *vma;
-	long ret = -EFAULT;
 
 	mmap_read_lock(current->mm);
 	vma = vma_lookup(current->mm, addr);
-	if (vma)
-		ret = vfio_p2p_map(&fs->space, vma, addr, iova, npages, prot,
-				   owner);
-	mmap_read_unlock(current->mm);
-	return ret;
+	if (!vma) {
+		mmap_read_unlock(current->mm);
+		return -EFAULT;
+	}
+	return vfio_p2p_map(&fs->space, vma, addr, iova, npages, prot, owner);
 }
 
 static bool track_live(struct fake_space *fs, struct list_head *owner,

@@ -115,9 +115,12 @@ EXPORT_SYMBOL_GPL(vfio_device_mem_update);
  *
  * For a driver that must restore the state it reported, after a change it
  * did not start (vfio-pci: a reset by the PCI core).  Call it with the
- * driver's memory lock held, which keeps the state stable.
+ * driver's memory lock held for write, under which only the driver's own
+ * vfio_device_mem_update() changes the state while the device is open.
  *
- * Return: true if the last vfio_device_mem_update() said unusable.
+ * Return: true if the memory is disabled: the device's last
+ * vfio_device_mem_update() since its first open said unusable (the first
+ * open starts it usable).
  */
 bool vfio_device_mem_disabled(struct vfio_device *device)
 {

@@ -300,15 +300,22 @@ struct p2p_run {
 };
 
 /*
- * Look up the run at @vaddr of the P2P-capable @vma, mmap_lock held.
- * Return: 0 and @run filled (a peer reference taken), or -errno.
+ * Look up the run at @vaddr of @vma, mmap_lock held: the one lookup of a
+ * run.  Return: 1 and @run filled (a peer reference taken), 0 if @vma is
+ * not a P2P-capable vfio device mmap, or -errno.
  */
 static int lookup_run(struct vfio_p2p_space *space, struct vm_area_struct *vma,
-		      unsigned long vaddr, struct p2p_run *run)
+		      unsigned long vaddr, int prot, struct p2p_run *run)
 {
+	struct vfio_vma_private_data *priv = vfio_vma_private(vma);
 	int ret;
 
-	run->peer = peer_get(space, vma, vfio_vma_private(vma)->device);
+	ret = vfio_vma_p2p_check(vma);
+	if (!priv || ret == -ENODEV || ret == -EOPNOTSUPP)
+		return 0;
+	if (!vfio_vma_permits(vma, prot))
+		return -EFAULT;
+	run->peer = peer_get(space, vma, priv->device);
 	if (IS_ERR(run->peer))
 		return PTR_ERR(run->peer);
 	mutex_lock(&space->lock);
@@ -317,36 +324,33 @@ static int lookup_run(struct vfio_p2p_space *space, struct vm_area_struct *vma,
 	mutex_unlock(&space->lock);
 	if (!ret)
 		ret = vfio_vma_to_pfn(vma, vaddr, &run->pfn, &run->nr);
-	if (ret)
-		peer_put(space, run->peer);
+	if (!ret)
+		return 1;
+	peer_put(space, run->peer);
 	/* A signal while waiting out a reset, or a race: passed on. */
 	if (ret == -EAGAIN || ret == -EINTR)
 		return ret;
-	return ret ? -EFAULT : 0;
+	return -EFAULT;
 }
 
-/* One attempt: -EAGAIN if an event overtook the lookup. */
-static long map_run(struct vfio_p2p_space *space, struct vm_area_struct *vma,
-		    unsigned long vaddr, dma_addr_t iova, unsigned long npages,
-		    int prot, struct list_head *owner,
-		    struct vfio_p2p_link **linkp)
+/*
+ * Map and link what lookup_run() found, without mmap_lock, if no event
+ * overtook the lookup (-EAGAIN: look again).  Drops the run's reference.
+ */
+static long map_run(struct vfio_p2p_space *space, struct p2p_run *run,
+		    dma_addr_t iova, unsigned long npages, int prot,
+		    struct list_head *owner, struct vfio_p2p_link **linkp)
 {
 	struct vfio_p2p_link *link = *linkp;
-	struct p2p_run run;
-	long ret;
+	long ret = -EFAULT;
 
-	ret = lookup_run(space, vma, vaddr, &run);
-	if (ret)
-		return ret;
-	run.nr = min(run.nr, npages);
-	if (!vfio_pfn_is_device(run.pfn) ||
-	    !vfio_pfn_is_device(run.pfn + run.nr - 1)) {
-		ret = -EFAULT;
+	run->nr = min(run->nr, npages);
+	if (!vfio_pfn_is_device(run->pfn) ||
+	    !vfio_pfn_is_device(run->pfn + run->nr - 1))
 		goto out;
-	}
 
 	mutex_lock(&space->lock);
-	if (run.peer->released || run.seq != run.peer->seq) {
+	if (run->peer->released || run->seq != run->peer->seq) {
 		ret = -EAGAIN;		/* an event came between: look again */
 	} else if (space->nr_links >= space->max_links) {
 		pr_warn_ratelimited("vfio: %s[%d]: limit of %u P2P mappings per container reached\n",
@@ -354,32 +358,32 @@ static long map_run(struct vfio_p2p_space *space, struct vm_area_struct *vma,
 				    space->max_links);
 		ret = -ENOSPC;
 	} else {
-		ret = space->ops->map(space, iova, run.pfn, run.nr, prot);
+		ret = space->ops->map(space, iova, run->pfn, run->nr, prot);
 	}
 	if (!ret) {
 		link->iova = iova;
-		link->npages = run.nr;
-		link->pfn = run.pfn;
+		link->npages = run->nr;
+		link->pfn = run->pfn;
 		link->prot = prot;
 		link->state = LINK_MAPPED;
-		link->peer = run.peer;
-		kref_get(&run.peer->kref);
-		list_add_tail(&link->peer_node, &run.peer->links);
+		link->peer = run->peer;
+		kref_get(&run->peer->kref);
+		list_add_tail(&link->peer_node, &run->peer->links);
 		list_add_tail(&link->owner_node, owner);
 		space->nr_links++;
 		*linkp = NULL;
-		ret = run.nr;
+		ret = run->nr;
 	}
 	mutex_unlock(&space->lock);
 out:
-	peer_put(space, run.peer);
+	peer_put(space, run->peer);
 	return ret;
 }
 
 /**
  * vfio_p2p_map() - map a peer device's memory behind a user address
  * @space: the backend's space
- * @vma: the VMA holding @vaddr; the caller holds its mm's mmap_lock
+ * @vma: the VMA holding @vaddr, which the backend has just looked up
  * @vaddr: the user address
  * @iova: where to map it
  * @npages: at most this many pages
@@ -387,43 +391,60 @@ out:
  * @owner: the backend's list that keeps the new link, in iova order
  *
  * Resolves the run of device pfns at @vaddr in one step (no fault-in, no
- * page-table walk, no second VMA lookup: the backend found @vma once and
+ * page-table walk, and no second VMA lookup: the backend found @vma and
  * dispatches here), maps it through the space's ops, and tracks it:
  * DISABLE revokes it, ENABLE restores it, RELEASE kills it, until
- * vfio_p2p_unmap_links() drops it.  A lookup during a reset of the peer
- * waits for the reset to end, as a CPU fault on the mmap would.  Called
- * with no space lock held, typically under the backend's own lock; never
+ * vfio_p2p_unmap_links() drops it.  The lookup happens under the caller's
+ * mmap_lock; the IOMMU map after it is released, so that a long map holds
+ * off no mmap_lock writer.  Only when a device event came in between does
+ * it take mmap_lock again to look the address up anew, at most
+ * VFIO_P2P_MAP_TRIES times in all.
+ *
+ * Context: called with the mmap_lock of @vma's mm held for read, and no
+ * space lock; returns with that mmap_lock released, whatever the result.
+ * May sleep: a lookup during a reset of the peer waits for the reset to
+ * end, as a CPU fault on the mmap would, and the peer's notifier may be
+ * registered or unregistered, so the caller holds no lock a notifier
+ * callback takes.  Typically called under the backend's own lock; never
  * drops a device reference itself.
  *
  * Return: the number of pages mapped; 0 if @vma is not a P2P-capable vfio
  * device mmap (the backend's other paths decide); -EFAULT for a mapping
- * that may not be used (permissions, memory disabled, not device memory);
- * -ENOSPC at the space's link limit; -EAGAIN if device events kept racing
- * the lookup (VFIO_P2P_MAP_TRIES times); or another -errno.
+ * that may not be used (permissions, memory disabled, not device memory,
+ * or the VMA went away while looking again); -ENOSPC at the space's link
+ * limit; -EAGAIN if device events kept racing the lookup; -EINTR on a
+ * fatal signal while waiting; or another -errno.
  */
 long vfio_p2p_map(struct vfio_p2p_space *space, struct vm_area_struct *vma,
 		  unsigned long vaddr, dma_addr_t iova, unsigned long npages,
 		  int prot, struct list_head *owner)
 {
+	struct mm_struct *mm = vma->vm_mm;
 	struct vfio_p2p_link *link;
 	unsigned int tries;
+	struct p2p_run run;
 	long ret;
 
-	mmap_assert_locked(vma->vm_mm);
-	ret = vfio_vma_p2p_check(vma);
-	if (ret == -ENODEV || ret == -EOPNOTSUPP)
-		return 0;
-	if (!vfio_vma_permits(vma, prot))
-		return -EFAULT;
-
+	mmap_assert_locked(mm);
 	link = kzalloc(sizeof(*link), GFP_KERNEL_ACCOUNT);
-	if (!link)
-		return -ENOMEM;
-	for (tries = 0; tries < VFIO_P2P_MAP_TRIES; tries++) {
-		ret = map_run(space, vma, vaddr, iova, npages, prot, owner,
-			      &link);
-		if (ret != -EAGAIN)
+	for (tries = 1; ; tries++) {
+		ret = link ? lookup_run(space, vma, vaddr, prot, &run) : -ENOMEM;
+		mmap_read_unlock(mm);
+		if (ret > 0)
+			ret = map_run(space, &run, iova, npages, prot, owner,
+				      &link);
+		if (ret != -EAGAIN || tries == VFIO_P2P_MAP_TRIES)
 			break;
+		if (mmap_read_lock_killable(mm)) {
+			ret = -EINTR;
+			break;
+		}
+		vma = vma_lookup(mm, vaddr);
+		if (!vma) {
+			mmap_read_unlock(mm);
+			ret = -EFAULT;
+			break;
+		}
 	}
 	kfree(link);
 	return ret;

@@ -472,6 +472,20 @@ void vfio_device_put_from_vma(struct vfio_device *device)
 }
 EXPORT_SYMBOL_GPL(vfio_device_put_from_vma);
 
+/*
+ * P2P-capable (Documentation/driver-api/vfio-p2p.rst): shared, since in a
+ * private mapping a written page is an anonymous copy; VM_PFNMAP or VM_IO,
+ * so that GUP never pins it as RAM and backends look for it where it fails;
+ * and the driver tells its pfns.
+ */
+static bool vma_p2p_capable(struct vm_area_struct *vma,
+			    struct vfio_vma_private_data *priv)
+{
+	return !is_cow_mapping(vma->vm_flags) &&
+	       (vma->vm_flags & (VM_PFNMAP | VM_IO)) &&
+	       (priv->has_pfn || priv->device->ops->vma_to_pfn);
+}
+
 /**
  * vfio_vma_p2p_check() - what kind of mapping a VMA is, for an IOMMU backend
  * @vma: any VMA; the caller holds mmap_lock on its mm
@@ -482,11 +496,12 @@ EXPORT_SYMBOL_GPL(vfio_device_put_from_vma);
  *
  * Return: 0 if @vma is a P2P-capable vfio device mmap whose device memory
  * is usable now; -ENODEV if @vma is not a vfio device mmap; -EOPNOTSUPP if
- * it is one but its driver is not P2P-capable, or the mapping is private
- * (copy-on-write); -EIO while the device memory is disabled (decode off,
- * reset, low power).  -ENODEV and -EOPNOTSUPP hold while the caller holds
- * mmap_lock; 0 and -EIO are only advice and may change any time, so the
- * path that maps must still follow "Looking up a pfn safely" in
+ * it is one but not P2P-capable (a private mapping, one that is neither
+ * VM_PFNMAP nor VM_IO, or a driver that does not tell its pfns); -EIO
+ * while the device memory is disabled (decode off, reset, low power).
+ * -ENODEV and -EOPNOTSUPP hold while the caller holds mmap_lock; 0 and
+ * -EIO are only advice and may change any time, so the path that maps must
+ * still follow "Looking up a pfn safely" in
  * Documentation/driver-api/vfio-p2p.rst.
  */
 int vfio_vma_p2p_check(struct vm_area_struct *vma)
@@ -495,8 +510,7 @@ int vfio_vma_p2p_check(struct vm_area_struct *vma)
 
 	if (!priv)
 		return -ENODEV;
-	if (is_cow_mapping(vma->vm_flags) ||
-	    (!priv->has_pfn && !priv->device->ops->vma_to_pfn))
+	if (!vma_p2p_capable(vma, priv))
 		return -EOPNOTSUPP;
 	if (READ_ONCE(priv->device->p2p.mem_disabled))
 		return -EIO;
@@ -523,8 +537,8 @@ EXPORT_SYMBOL_GPL(vfio_vma_p2p_check);
  * DISABLE or RELEASE came in between: "Looking up a pfn safely" in
  * Documentation/driver-api/vfio-p2p.rst.
  *
- * Return: 0; -ENODEV if @vma is not a vfio VMA; -EOPNOTSUPP if its driver
- * is not P2P-capable or the mapping is private (copy-on-write); -EIO while
+ * Return: 0; -ENODEV if @vma is not a vfio VMA; -EOPNOTSUPP if it is not
+ * P2P-capable (as vfio_vma_p2p_check() says); -EIO while
  * the device memory is disabled (decode off, reset, low power); -EFAULT if
  * @addr is outside @vma; or the driver op's error.
  */
@@ -541,9 +555,7 @@ int vfio_vma_to_pfn(struct vm_area_struct *vma, unsigned long addr,
 	device = priv->device;
 	if (addr < vma->vm_start || addr >= vma->vm_end)
 		return -EFAULT;
-	/* In a private mapping a written page is an anonymous copy. */
-	if (is_cow_mapping(vma->vm_flags) ||
-	    (!priv->has_pfn && !device->ops->vma_to_pfn))
+	if (!vma_p2p_capable(vma, priv))
 		return -EOPNOTSUPP;
 	/* Waits for a reset in progress, as the CPU fault handler does. */
 	ret = vfio_device_mem_check(device);

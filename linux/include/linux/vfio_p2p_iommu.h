@@ -220,6 +220,7 @@ static inline long vfio_p2p_map(struct vfio_p2p_space *space,
 				dma_addr_t iova, unsigned long npages,
 				int prot, struct list_head *owner)
 {
+	mmap_read_unlock(vma->vm_mm);
 	return 0;
 }
 
