@@ -45,6 +45,7 @@
  *   bench: row=ROW op=map|unmap size=BYTES n=N median_ns=.. min_ns=.. samples_ns=..
  *   bench: row=ROW op=trace size=BYTES map_ns=.. [KEY_ns=.. KEY_hits=..]...
  *   bench: row=ROW op=bare size=BYTES n=N median_ns=.. min_ns=.. samples_ns=..
+ *   bench: row=null op=ioctl size=0 n=N median_ns=.. min_ns=.. samples_ns=..
  *   bench: row=links-cycle|links-release op=event links=N size=BYTES n=..
  *          median_ns=.. min_ns=.. samples_ns=..   (one line)
  *   bench: row=links-cycle|links-release op=trace links=N size=BYTES
@@ -492,6 +493,28 @@ static int traced_map_check(const char *row, void *vaddr, uint64_t iova,
 	if (timed_unmap(iova, size, &un))
 		return -EIO;
 	return ret;
+}
+
+/*
+ * The floor of any ioctl on the container in this guest: entry, exit and
+ * dispatch, with nothing to do (VFIO_CHECK_EXTENSION), MAX_REPS times.  A
+ * MAP_DMA of a BAR is this, its bare iommu_map(), and what
+ * type1 and the tracker add.
+ */
+static int bench_null(void)
+{
+	uint64_t ns[MAX_REPS], t0, t1;
+	int i;
+
+	for (i = 0; i < MAX_REPS; i++) {
+		t0 = now_ns();
+		if (ioctl(ctx.container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) != 1)
+			return fail("VFIO_CHECK_EXTENSION", 0, errno);
+		t1 = now_ns();
+		ns[i] = t1 - t0;
+	}
+	report("null", "ioctl", 0, ns, MAX_REPS);
+	return 0;
 }
 
 static void *bar_mmap(uint64_t size)
@@ -948,6 +971,8 @@ int main(int argc, char **argv)
 	if (profile)
 		prof_setup();
 
+	if (bench_null())
+		return 1;
 	for (i = 0; i < nbar; i++) {
 		if (bar_sizes[i] > ctx.bar2.size) {
 			printf("bench: row=bar size=%llu skipped: BAR2 is only %llu bytes\n",
