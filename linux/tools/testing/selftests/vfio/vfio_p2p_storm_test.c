@@ -81,7 +81,7 @@
 #define CHUNK		256		/* bytes of the edu buffer per probe */
 #define PROBES		3		/* edu probes per buffer load */
 #define MAX_PTES	1024
-#define DEFAULT_STEPS	100
+#define DEFAULT_STEPS	175
 #define SEED_CAP_S	60		/* no seed of make check runs longer */
 #define HISTORY		12
 #define SETTLE_MS	2000
@@ -119,6 +119,19 @@ struct cont {
 	int inst;
 };
 
+/* What the storm did, for its report: outcomes the model predicted. */
+enum storm_stat {
+	ST_MAP_RAM, ST_MAP_BAR, ST_MAP_MIXED, ST_MAP_EEXIST, ST_MAP_EFAULT,
+	ST_UNMAP, ST_UNMAP_NOTHING, ST_UNMAP_EINVAL, ST_LAND_RAM, ST_LAND_BAR,
+	ST_FAULT_REVOKED, ST_FAULT_DEAD, ST_FAULT_NONE, ST_RELEASE, NR_STATS,
+};
+
+static const char *const stat_name[NR_STATS] = {
+	"map RAM", "map BAR", "map mixed", "map EEXIST", "map EFAULT",
+	"unmap", "unmap of nothing", "unmap EINVAL", "DMA into RAM", "DMA into BAR",
+	"DMA fault (revoked)", "DMA fault (dead)", "DMA fault (unmapped)", "RELEASE",
+};
+
 struct storm {
 	struct vfio_p2p_ctx c;
 	bool have_ti, have_reset;
@@ -147,6 +160,7 @@ struct storm {
 	char hist[HISTORY][200];
 	bool verbose, broken;
 	unsigned long n_ops, n_dma, n_ti, n_readback;
+	unsigned long stats[NR_STATS], ops[32];
 	struct __test_metadata *md;
 };
 
@@ -243,6 +257,7 @@ static bool peer_update(struct storm *s)
 {
 	if (s->alive && !peer_held(s)) {
 		s->alive = false;
+		s->stats[ST_RELEASE]++;
 		return true;
 	}
 	return false;
@@ -407,6 +422,19 @@ static const char *landing_name(struct storm *s, int k, unsigned int p, char *bu
 	return buf;
 }
 
+static enum storm_stat landing_stat(struct storm *s, int k, unsigned int p)
+{
+	const struct ipage *pg = &s->ct[k].pg[p];
+
+	if (pg->kind == K_RAM)
+		return ST_LAND_RAM;
+	if (live(s, pg))
+		return ST_LAND_BAR;
+	if (pg->kind != K_BAR)
+		return ST_FAULT_NONE;
+	return pg->session != s->session || !s->alive ? ST_FAULT_DEAD : ST_FAULT_REVOKED;
+}
+
 /* An IOVA page to probe: mostly one the model maps. */
 static unsigned int probe_page(struct storm *s, int k)
 {
@@ -444,6 +472,7 @@ static bool op_probe_edu(struct storm *s)
 		note(s, "probe-edu", "pattern %#x: %u bytes to IOVA %#llx (page %u), model: %s",
 		     pat, len, (unsigned long long)(iova_base[0] + p * PG + off), p,
 		     landing_name(s, 0, p, buf, sizeof(buf)));
+		s->stats[landing_stat(s, 0, p)]++;
 		ret = edu_dma_buf_to_iova(c->edu_regs, i * CHUNK,
 					  iova_base[0] + p * PG + off, len);
 		if (ret)
@@ -476,6 +505,7 @@ static bool op_probe_ti(struct storm *s, int k)
 	note(s, "probe-ti", "client %d: %u bytes of %#x to IOVA %#llx (page %u), model: %s",
 	     ct->inst, len, pat, (unsigned long long)(iova_base[k] + p * PG + off), p,
 	     landing_name(s, k, p, buf, sizeof(buf)));
+	s->stats[landing_stat(s, k, p)]++;
 	ret = p2p_ti_dma_write_pattern(&ct->ti, iova_base[k] + p * PG + off, len, pat);
 	s->n_ti++;
 	if (ret != exp)
@@ -577,8 +607,12 @@ static bool op_map(struct storm *s, int k)
 	if (ret != exp)
 		return diverge(s, "MAP_DMA returned %d (%s), the model says %d", ret,
 			       strerror(-ret), exp);
-	if (ret)
+	if (ret) {
+		s->stats[ret == -EEXIST ? ST_MAP_EEXIST : ST_MAP_EFAULT]++;
 		return true;
+	}
+	s->stats[!bar ? ST_MAP_RAM : pg[0].kind == pg[n - 1].kind &&
+		 pg[0].kind == K_BAR ? ST_MAP_BAR : ST_MAP_MIXED]++;
 	for (i = 0; i < n; i++)
 		ct->pg[p + i] = pg[i];
 	ct->dma[ct->ndma++] = (struct dma){ p, n };
@@ -637,6 +671,7 @@ static bool op_unmap(struct storm *s, int k)
 	if (ret != exp)
 		return diverge(s, "UNMAP_DMA returned %lld, the model says %lld",
 			       (long long)ret, (long long)exp);
+	s->stats[ret < 0 ? ST_UNMAP_EINVAL : ret ? ST_UNMAP : ST_UNMAP_NOTHING]++;
 	if (ret <= 0)
 		return true;
 	for (i = 0, j = 0; i < (unsigned int)ct->ndma; i++) {
@@ -983,6 +1018,12 @@ enum op {
 	OP_HOLDER_EXIT, OP_CLOSE, OP_REOPEN, OP_ATTACH, OP_CONTAINER, NR_OPS,
 };
 
+static const char *const op_name[NR_OPS] = {
+	"map", "unmap", "unmap-all", "probe-edu", "probe-ti", "decode", "reset",
+	"munmap", "mmap", "mremap", "fork", "fork-hold", "holder-exit", "close",
+	"reopen", "attach/detach", "container",
+};
+
 static const unsigned int weight[NR_OPS] = {
 	[OP_MAP] = 22, [OP_UNMAP] = 12, [OP_UNMAP_ALL] = 1, [OP_PROBE_EDU] = 10,
 	[OP_PROBE_TI] = 14, [OP_DECODE] = 6, [OP_RESET] = 3, [OP_MUNMAP] = 4,
@@ -1041,6 +1082,7 @@ static bool step(struct storm *s)
 			r -= weight[op];
 	} while (!op_ok(s, op));
 	s->n_ops++;
+	s->ops[op]++;
 	switch (op) {
 	case OP_MAP:
 		k = pick_cont(s);
@@ -1207,6 +1249,23 @@ static bool run_seed(struct storm *s, uint32_t seed, unsigned int steps, int64_t
 	return ok;
 }
 
+/* Say how often each op ran and each outcome was predicted. */
+static void report(struct storm *s)
+{
+	struct __test_metadata *_metadata = s->md;
+	char line[512];
+	int i, n;
+
+	for (i = 0, n = 0; i < NR_OPS; i++)
+		n += snprintf(line + n, sizeof(line) - n, "%s%s %lu", i ? ", " : "",
+			      op_name[i], s->ops[i]);
+	TH_LOG("ops: %s", line);
+	for (i = 0, n = 0; i < NR_STATS; i++)
+		n += snprintf(line + n, sizeof(line) - n, "%s%s %lu", i ? ", " : "",
+			      stat_name[i], s->stats[i]);
+	TH_LOG("outcomes: %s", line);
+}
+
 FIXTURE(storm) {
 	struct storm *s;
 };
@@ -1322,6 +1381,7 @@ TEST_F_TIMEOUT(storm, seeds, 360)
 	TH_LOG("%u seed(s), %lu ops (%lu edu DMAs, %lu client DMAs, %lu read-backs)",
 	       n, s->n_ops, s->n_dma, s->n_ti, s->n_readback);
 	TH_LOG("in %.1f s: %.1f ops/s", secs, s->n_ops / secs);
+	report(s);
 	ASSERT_TRUE(ok);
 }
 
