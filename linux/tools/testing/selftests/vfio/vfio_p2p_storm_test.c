@@ -438,14 +438,20 @@ static enum storm_stat landing_stat(struct storm *s, int k, unsigned int p)
 /* An IOVA page to probe: mostly one the model maps. */
 static unsigned int probe_page(struct storm *s, int k)
 {
-	unsigned int p, tries;
+	unsigned int mapped[NIOVA], bar[NIOVA], nm = 0, nb = 0, p;
 
-	for (tries = 0; tries < 8 && pick(s, 4); tries++) {
-		p = pick(s, NIOVA);
+	for (p = 0; p < NIOVA; p++) {
 		if (s->ct[k].pg[p].kind != K_NONE)
-			return p;
+			mapped[nm++] = p;
+		if (s->ct[k].pg[p].kind == K_BAR)
+			bar[nb++] = p;
 	}
-	return pick(s, NIOVA);
+	p = pick(s, 8);
+	if (!p)
+		return pick(s, NIOVA);
+	if (p < 4 && nb)
+		return bar[pick(s, nb)];
+	return nm ? mapped[pick(s, nm)] : pick(s, NIOVA);
 }
 
 /* edu writes fresh bytes to PROBES IOVAs of container 0. */
@@ -555,17 +561,29 @@ static bool op_map(struct storm *s, int k)
 	bool bar = false, hole = false, busy = false;
 	uint8_t *vaddr;
 
-	switch (pick(s, 5)) {
+	switch (pick(s, 8)) {
 	case 0:
+	case 1:
 		slot = pick(s, 2) ? S_RAM2 : S_RAM1;
 		start = pick(s, WIN - n + 1);
 		break;
-	case 1:
 	case 2:
-		slot = pick(s, 3) ? S_MAIN : S_ALT;
-		start = pick(s, WIN - n + 1);
-		break;
 	case 3:
+	case 4:
+		/* Mostly from a BAR page that is mapped, within its run. */
+		start = pick(s, WIN);
+		for (i = 0; i < WIN && s->where[(start + i) % WIN] == NOWHERE; i++)
+			;
+		start = (start + i) % WIN;
+		slot = s->where[start] == NOWHERE ? S_MAIN : s->where[start];
+		for (i = 1; i < n && start + i < WIN && s->where[start + i] == slot; i++)
+			;
+		if (pick(s, 6))
+			n = i;
+		start = start + n > WIN ? WIN - n : start;
+		break;
+	case 5:
+	case 6:
 		/* Mixed: across RAM1 | MAIN or MAIN | RAM2. */
 		n = n < 2 ? 2 : n;
 		slot = pick(s, 2) ? S_RAM1 : S_MAIN;
@@ -627,7 +645,7 @@ static bool op_unmap(struct storm *s, int k)
 	int64_t exp = 0, ret;
 	int d, j;
 
-	switch (ct->ndma ? pick(s, 4) : 3) {
+	switch (ct->ndma ? pick(s, 6) : 3) {
 	case 0:
 		d = pick(s, ct->ndma);
 		a = ct->dma[d].first;
@@ -644,11 +662,18 @@ static bool op_unmap(struct storm *s, int k)
 			b = ct->dma[d].first + ct->dma[d].n;
 		}
 		break;
-	case 2:
+	case 4:
+	case 5:
 		/* Bisects a mapping (if it has two pages). */
 		d = pick(s, ct->ndma);
 		a = ct->dma[d].first + (ct->dma[d].n > 1);
 		b = ct->dma[d].first + ct->dma[d].n;
+		break;
+	case 2:
+		/* From a mapping's start over several and a hole or two. */
+		d = pick(s, ct->ndma);
+		a = ct->dma[d].first;
+		b = a + 1 + pick(s, NIOVA - a);
 		break;
 	default:
 		a = pick(s, NIOVA);
@@ -749,7 +774,7 @@ static bool reserve(struct storm *s, int slot, unsigned int first, unsigned int 
 static bool op_munmap(struct storm *s)
 {
 	int slot = pick(s, 3) ? S_MAIN : S_ALT;
-	unsigned int n = 1 + pick(s, WIN), first = pick(s, WIN - n + 1), i;
+	unsigned int n = 1 + pick(s, pick(s, 8) ? 8 : WIN), first = pick(s, WIN - n + 1), i;
 	bool released;
 
 	note(s, "munmap", "BAR pages [%u, %u) at %s", first, first + n, slot_name[slot]);
@@ -773,6 +798,11 @@ static bool op_mmap(struct storm *s)
 	int slot = pick(s, 4) ? S_MAIN : S_ALT;
 	unsigned int first = pick(s, WIN), n = 0, max = 1 + pick(s, WIN), i;
 	void *p;
+
+	for (i = 0; i < WIN && s->where[(first + i) % WIN] != NOWHERE; i++)
+		;
+	if (i < WIN && pick(s, 4))
+		first = (first + i) % WIN;
 
 	while (first + n < WIN && n < max &&
 	       (s->where[first + n] == NOWHERE || s->where[first + n] == slot))
@@ -1026,7 +1056,7 @@ static const char *const op_name[NR_OPS] = {
 
 static const unsigned int weight[NR_OPS] = {
 	[OP_MAP] = 22, [OP_UNMAP] = 12, [OP_UNMAP_ALL] = 1, [OP_PROBE_EDU] = 10,
-	[OP_PROBE_TI] = 14, [OP_DECODE] = 6, [OP_RESET] = 3, [OP_MUNMAP] = 4,
+	[OP_PROBE_TI] = 14, [OP_DECODE] = 4, [OP_RESET] = 3, [OP_MUNMAP] = 4,
 	[OP_MMAP] = 6, [OP_MREMAP] = 4, [OP_FORK] = 2, [OP_FORK_HOLD] = 1,
 	[OP_HOLDER_EXIT] = 3, [OP_CLOSE] = 2, [OP_REOPEN] = 6, [OP_ATTACH] = 2,
 	[OP_CONTAINER] = 2,
@@ -1070,16 +1100,21 @@ static int pick_cont(struct storm *s)
 
 static bool step(struct storm *s)
 {
-	unsigned int total = 0, r, i;
+	unsigned int total = 0, r, i, w[NR_OPS];
 	enum op op;
 	int k;
 
-	for (i = 0; i < NR_OPS; i++)
-		total += weight[i];
+	/* Decode off and the peer closed are short states, as in real use. */
+	for (i = 0; i < NR_OPS; i++) {
+		w[i] = weight[i];
+		if ((i == OP_DECODE && !s->decode) || (i == OP_REOPEN && s->c.shm.fd < 0))
+			w[i] *= 4;
+		total += w[i];
+	}
 	do {
 		r = pick(s, total);
-		for (op = 0; r >= weight[op]; op++)
-			r -= weight[op];
+		for (op = 0; r >= w[op]; op++)
+			r -= w[op];
 	} while (!op_ok(s, op));
 	s->n_ops++;
 	s->ops[op]++;
@@ -1363,13 +1398,19 @@ TEST_F_TIMEOUT(storm, seeds, 360)
 	if (soak > 0) {
 		uint32_t seed = vfio_p2p_seed() & 0xfffffff;
 
+		char list[1024] = "";
+		size_t len = 0;
+
 		TH_LOG("soak: random seeds from %u for %ld s, %ld steps each", seed, soak, steps);
 		while (ok && now_ms() - t0 < soak * 1000) {
 			ok = run_seed(s, seed, steps, soak * 1000 - (now_ms() - t0) + 1);
 			n++;
+			if (len < sizeof(list) - 16)
+				len += snprintf(list + len, sizeof(list) - len, " %u", seed);
 			seed = seed * 1103515245U + 12345U;
 			seed &= 0xfffffff;
 		}
+		TH_LOG("soak: the seeds covered:%s", list);
 	} else if (getenv("STORM_SEED")) {
 		ok = run_seed(s, env_num("STORM_SEED", 0), steps, SEED_CAP_S * 1000);
 		n = 1;
