@@ -161,6 +161,7 @@ struct storm {
 	bool verbose, broken;
 	unsigned long n_ops, n_dma, n_ti, n_readback;
 	unsigned long stats[NR_STATS], ops[32];
+	int64_t op_ms[32];
 	struct __test_metadata *md;
 };
 
@@ -860,6 +861,36 @@ static bool op_mremap(struct storm *s)
 	return check_memory(s);
 }
 
+/* munmap every BAR page, at both slots. */
+static bool munmap_bar(struct storm *s)
+{
+	unsigned int i;
+
+	if (munmap(slot_va(s, S_MAIN, 0), WIN * PG) || !reserve(s, S_MAIN, 0, WIN) ||
+	    munmap(slot_va(s, S_ALT, 0), WIN * PG) || !reserve(s, S_ALT, 0, WIN))
+		return diverge(s, "munmap of the BAR mmaps: %s", strerror(errno));
+	for (i = 0; i < WIN; i++)
+		s->where[i] = NOWHERE;
+	return true;
+}
+
+/* The user lets go of the peer: its mmaps, then its fd. */
+static bool op_release(struct storm *s)
+{
+	bool released;
+
+	note(s, "release", "munmap every BAR page, close the fd");
+	if (!munmap_bar(s))
+		return false;
+	if (s->c.shm.fd >= 0)
+		close(s->c.shm.fd);
+	s->c.shm.fd = -1;
+	released = peer_update(s);
+	if (released)
+		note(s, "release", "munmap every BAR page, close the fd: RELEASE");
+	return readback(s, released);
+}
+
 /*
  * A child writes a BAR page through its inherited mmap (shared: the parent
  * sees it) and its copy of RAM (private: the parent does not), and exits.
@@ -900,7 +931,7 @@ static bool op_fork_touch(struct storm *s)
  */
 static bool op_fork_hold(struct storm *s)
 {
-	int p[2], i;
+	int p[2];
 	pid_t pid;
 	char b;
 
@@ -921,13 +952,8 @@ static bool op_fork_hold(struct storm *s)
 	close(p[0]);
 	s->holder = pid;
 	s->holder_pipe = p[1];
-	for (i = 0; i < WIN; i++) {
-		if (s->where[i] == NOWHERE)
-			continue;
-		if (munmap(slot_va(s, s->where[i], i), PG) || !reserve(s, s->where[i], i, 1))
-			return diverge(s, "munmap BAR page %d: %s", i, strerror(errno));
-		s->where[i] = NOWHERE;
-	}
+	if (!munmap_bar(s))
+		return false;
 	if (s->c.shm.fd >= 0)
 		close(s->c.shm.fd);
 	s->c.shm.fd = -1;
@@ -1045,20 +1071,21 @@ static bool op_container(struct storm *s)
 enum op {
 	OP_MAP, OP_UNMAP, OP_UNMAP_ALL, OP_PROBE_EDU, OP_PROBE_TI, OP_DECODE,
 	OP_RESET, OP_MUNMAP, OP_MMAP, OP_MREMAP, OP_FORK, OP_FORK_HOLD,
-	OP_HOLDER_EXIT, OP_CLOSE, OP_REOPEN, OP_ATTACH, OP_CONTAINER, NR_OPS,
+	OP_HOLDER_EXIT, OP_CLOSE, OP_RELEASE, OP_REOPEN, OP_ATTACH, OP_CONTAINER,
+	NR_OPS,
 };
 
 static const char *const op_name[NR_OPS] = {
 	"map", "unmap", "unmap-all", "probe-edu", "probe-ti", "decode", "reset",
 	"munmap", "mmap", "mremap", "fork", "fork-hold", "holder-exit", "close",
-	"reopen", "attach/detach", "container",
+	"release", "reopen", "attach/detach", "container",
 };
 
 static const unsigned int weight[NR_OPS] = {
 	[OP_MAP] = 22, [OP_UNMAP] = 12, [OP_UNMAP_ALL] = 1, [OP_PROBE_EDU] = 10,
 	[OP_PROBE_TI] = 14, [OP_DECODE] = 4, [OP_RESET] = 3, [OP_MUNMAP] = 4,
 	[OP_MMAP] = 6, [OP_MREMAP] = 4, [OP_FORK] = 2, [OP_FORK_HOLD] = 1,
-	[OP_HOLDER_EXIT] = 3, [OP_CLOSE] = 2, [OP_REOPEN] = 6, [OP_ATTACH] = 2,
+	[OP_HOLDER_EXIT] = 3, [OP_CLOSE] = 2, [OP_RELEASE] = 3, [OP_REOPEN] = 6, [OP_ATTACH] = 2,
 	[OP_CONTAINER] = 2,
 };
 
@@ -1098,11 +1125,15 @@ static int pick_cont(struct storm *s)
 	return s->ct[1].fd >= 0 && !pick(s, 3) ? 1 : 0;
 }
 
+static bool do_step(struct storm *s, enum op op);
+
+/* Draw an op that can run now, run it, account its time. */
 static bool step(struct storm *s)
 {
 	unsigned int total = 0, r, i, w[NR_OPS];
+	int64_t t0;
 	enum op op;
-	int k;
+	bool ok;
 
 	/* Decode off and the peer closed are short states, as in real use. */
 	for (i = 0; i < NR_OPS; i++) {
@@ -1118,6 +1149,16 @@ static bool step(struct storm *s)
 	} while (!op_ok(s, op));
 	s->n_ops++;
 	s->ops[op]++;
+	t0 = now_ms();
+	ok = do_step(s, op);
+	s->op_ms[op] += now_ms() - t0;
+	return ok;
+}
+
+static bool do_step(struct storm *s, enum op op)
+{
+	int k;
+
 	switch (op) {
 	case OP_MAP:
 		k = pick_cont(s);
@@ -1151,6 +1192,8 @@ static bool step(struct storm *s)
 		return op_holder_exit(s);
 	case OP_CLOSE:
 		return op_close(s);
+	case OP_RELEASE:
+		return op_release(s);
 	case OP_REOPEN:
 		return op_reopen(s);
 	case OP_ATTACH:
@@ -1254,12 +1297,7 @@ static bool seed_end(struct storm *s)
 		return false;
 	if (s->ct[0].ti.dev.fd >= 0)
 		p2p_ti_close(&s->ct[0].ti);
-	if (munmap(slot_va(s, S_MAIN, 0), WIN * PG) || !reserve(s, S_MAIN, 0, WIN) ||
-	    munmap(slot_va(s, S_ALT, 0), WIN * PG) || !reserve(s, S_ALT, 0, WIN))
-		return diverge(s, "munmap of the BAR window: %s", strerror(errno));
-	for (i = 0; i < WIN; i++)
-		s->where[i] = NOWHERE;
-	return true;
+	return munmap_bar(s);
 }
 
 /* One seed: @steps steps or @cap_ms, whichever comes first.  True if no divergence. */
@@ -1288,12 +1326,12 @@ static bool run_seed(struct storm *s, uint32_t seed, unsigned int steps, int64_t
 static void report(struct storm *s)
 {
 	struct __test_metadata *_metadata = s->md;
-	char line[512];
+	char line[1024];
 	int i, n;
 
 	for (i = 0, n = 0; i < NR_OPS; i++)
-		n += snprintf(line + n, sizeof(line) - n, "%s%s %lu", i ? ", " : "",
-			      op_name[i], s->ops[i]);
+		n += snprintf(line + n, sizeof(line) - n, "%s%s %lu (%lld ms)", i ? ", " : "",
+			      op_name[i], s->ops[i], (long long)s->op_ms[i]);
 	TH_LOG("ops: %s", line);
 	for (i = 0, n = 0; i < NR_STATS; i++)
 		n += snprintf(line + n, sizeof(line) - n, "%s%s %lu", i ? ", " : "",
