@@ -18,7 +18,8 @@
  *    copy of RAM and exits, or a child that holds the peer while the parent
  *    lets go of it, and exits later;
  *  - memory decode off and on, VFIO_DEVICE_RESET of the peer;
- *  - close and reopen of the peer's device fd;
+ *  - close and reopen of the peer's device fd, alone (the mmaps keep the
+ *    device open) or after every mmap went (RELEASE);
  *  - with the test IOMMU (CONFIG_VFIO_P2P_TEST_IOMMU): attach and detach of
  *    its first client to the container (a second domain), and a second
  *    container with the second client in it, created, mapped and closed;
@@ -47,6 +48,10 @@
  * is the soak (make soak): random seeds for N seconds, then the operations
  * per second and the seeds covered.  Without them, a fixed set of seeds
  * runs (make check).  type1v2 only: the model's unmap is v2's (no bisection).
+ *
+ * Not in the storm: unbind and rebind of the peer, mdevs, iommufd, and
+ * events racing an in-flight DMA (vfio_p2p_lifetime_test has those; their
+ * outcome is a race, not a prediction).
  */
 #define _GNU_SOURCE
 #include <errno.h>
