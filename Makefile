@@ -99,11 +99,14 @@ dkms-stock: selftests
 check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests
 	@DKMS_SUMMARY=1 $(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
 
-# The storm alone on the check kernel, random seeds for SOAK_SECONDS.
+# The storm alone on the check kernel, random seeds for SOAK_SECONDS; then
+# its operations per second and the seeds it covered.
 soak: kernel selftests
-	@STORM_SECONDS=$(SOAK_SECONDS) ONLY=vfio:vfio_p2p_storm_test \
+	@rc=0; STORM_SECONDS=$(SOAK_SECONDS) ONLY=vfio:vfio_p2p_storm_test \
 		BOOT_TIMEOUT=$$(($(SOAK_SECONDS) + 1200)) \
-		$(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
+		$(RIG)/guest-run.sh check $(TREE) $(FLAVOR) || rc=$$?; \
+	grep -a 'soak:\|ops/s\|seed(s)' '$(BUILD)/run/$(TREE)-$(FLAVOR)-check/tests.log' | \
+		sed 's/^[# ]*vfio_p2p_storm_test.c:[0-9]*:seeds:/storm: /'; exit $$rc
 
 run: tree
 	@$(RIG)/kbuild.sh p2p $(FLAVOR)
