@@ -20,11 +20,15 @@ FLAVOR ?= debug
 EXTRA_TESTS ?=
 BREAK ?=
 ONLY ?=
-export BUILD EXTRA_TESTS BREAK ONLY DKMS_KERNEL LINUX_SOURCE_VERSION
+# vfio_p2p_storm_test: replay one seed, bound each seed's steps; make soak's length.
+STORM_SEED ?=
+STORM_STEPS ?=
+SOAK_SECONDS ?= 600
+export BUILD EXTRA_TESTS BREAK ONLY DKMS_KERNEL LINUX_SOURCE_VERSION STORM_SEED STORM_STEPS
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect dkms dkms-check dkms-stock unsaved clean
+.PHONY: help check run soak bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect dkms dkms-check dkms-stock unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -94,6 +98,15 @@ dkms-stock: selftests
 
 check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests
 	@DKMS_SUMMARY=1 $(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
+
+# The storm alone on the check kernel, random seeds for SOAK_SECONDS; then
+# its operations per second and the seeds it covered.
+soak: kernel selftests
+	@rc=0; STORM_SECONDS=$(SOAK_SECONDS) ONLY=vfio:vfio_p2p_storm_test \
+		BOOT_TIMEOUT=$$(($(SOAK_SECONDS) + 1200)) \
+		$(RIG)/guest-run.sh check $(TREE) $(FLAVOR) || rc=$$?; \
+	grep -a 'soak:\|ops/s\|seed(s)' '$(BUILD)/run/$(TREE)-$(FLAVOR)-check/tests.log' | \
+		sed 's/^[# ]*vfio_p2p_storm_test.c:[0-9]*:seeds:/storm: /'; exit $$rc
 
 run: tree
 	@$(RIG)/kbuild.sh p2p $(FLAVOR)

@@ -4,6 +4,8 @@
 #   EXTRA_TESTS=DIR  executables to run after our own tests (check)
 #   ONLY=C:T[,C:T...] run only these kselftest programs
 #   BREAK=1          make the P2P test expect wrong bytes: the run must fail
+#   STORM_SEED=N STORM_STEPS=N STORM_SECONDS=S
+#                    vfio_p2p_storm_test: one seed, steps per seed, soak length
 #   DKMS_SUMMARY=1   the summary also counts make dkms-check's install and its
 #                    boot of Debian's kernel (rig/dkms.sh), run just before
 #   BENCH_REPS=N BENCH_BAR=SIZES BENCH_RAM=SIZES BENCH_LINKS=COUNTS
@@ -36,6 +38,10 @@ mkdir -p "$out"
 cmdline=""
 [ "${BREAK:-}" = 1 ] && cmdline+=" rig.break=1"
 [ -n "${ONLY:-}" ] && cmdline+=" rig.only=$ONLY"
+# vfio_p2p_storm_test's knobs (make check STORM_SEED=N, make soak).
+[ -n "${STORM_SEED:-}" ] && cmdline+=" rig.storm_seed=$STORM_SEED"
+[ -n "${STORM_STEPS:-}" ] && cmdline+=" rig.storm_steps=$STORM_STEPS"
+[ -n "${STORM_SECONDS:-}" ] && cmdline+=" rig.storm_seconds=$STORM_SECONDS"
 [ "$mode" = demo ] || [ "$mode" = bench ] && cmdline+=" kunit.enable=0"
 if [ "$mode" = bench ]; then
 	# TCG's TSC follows the host clock; without this the clocksource

@@ -69,6 +69,12 @@ void p2p_ti_init(struct p2p_ti_dev *t)
 
 int p2p_ti_open(struct p2p_ti_dev *t, int instance, int container)
 {
+	return p2p_ti_open_type(t, instance, container, 0);
+}
+
+int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
+		     int iommu_type)
+{
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	struct vfio_region_info info = { .argsz = sizeof(info), .index = 0 };
 	char path[64], old[8] = "N";
@@ -94,6 +100,8 @@ int p2p_ti_open(struct p2p_ti_dev *t, int instance, int container)
 	if (ret)
 		return ret;
 	ret = ioctl(t->dev.group_fd, VFIO_GROUP_SET_CONTAINER, &container) ? -errno : 0;
+	if (!ret && iommu_type && ioctl(container, VFIO_SET_IOMMU, iommu_type))
+		ret = -errno;
 	vfio_p2p_sysfs_write(UNSAFE_IRQS, old);
 	if (ret)
 		return ret;

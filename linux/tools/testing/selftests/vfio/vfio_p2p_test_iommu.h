@@ -70,6 +70,12 @@ int p2p_ti_present(int instance);
  * attach and restored after it.  0 or -errno.
  */
 int p2p_ti_open(struct p2p_ti_dev *t, int instance, int container);
+/*
+ * The same for a container with no group yet: the client's group is its
+ * first, and the container gets @iommu_type (attaching the group).
+ */
+int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
+		     int iommu_type);
 void p2p_ti_close(struct p2p_ti_dev *t);
 void p2p_ti_init(struct p2p_ti_dev *t);
 

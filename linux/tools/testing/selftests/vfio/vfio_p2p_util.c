@@ -284,6 +284,14 @@ int edu_dma_to_iova(void *edu_bar0, uint64_t iova, uint32_t len)
 	return edu_dma(edu_bar0, EDU_BUF_ADDR, iova, len, EDU_DMA_TO_IOVA);
 }
 
+int edu_dma_buf_to_iova(void *edu_bar0, uint32_t buf_off, uint64_t iova,
+			uint32_t len)
+{
+	if (buf_off >= EDU_DMA_MAX || len > EDU_DMA_MAX - buf_off)
+		return -EINVAL;
+	return edu_dma(edu_bar0, EDU_BUF_ADDR + buf_off, iova, len, EDU_DMA_TO_IOVA);
+}
+
 int edu_dma_to_iova_start(void *edu_bar0, uint64_t iova, uint32_t len)
 {
 	return edu_dma_start(edu_bar0, EDU_BUF_ADDR, iova, len, EDU_DMA_TO_IOVA);

@@ -89,6 +89,9 @@ int edu_dma_to_iova(void *edu_bar0, uint64_t iova, uint32_t len);
  * engine performs it 100 ms of QEMU's virtual clock later), then wait for it.
  */
 int edu_dma_to_iova_start(void *edu_bar0, uint64_t iova, uint32_t len);
+/* Copy @len bytes from @buf_off in the edu buffer to @iova: 0 or -errno. */
+int edu_dma_buf_to_iova(void *edu_bar0, uint32_t buf_off, uint64_t iova,
+			uint32_t len);
 int edu_dma_wait(void *edu_bar0);
 /* The edu liveness register: reads back the bitwise NOT of what was written. */
 bool edu_alive(void *edu_bar0);

@@ -1,0 +1,1512 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio_p2p_storm_test: a seeded random storm of operations on the peer BAR
+ * and on RAM in a type1v2 container, checked step by step against a model.
+ *
+ * The container holds edu (the DMA engine) and the ivshmem peer.  The storm
+ * works on WIN pages of the peer's BAR2 (at WIN_OFF, where no other program
+ * writes) and on 2 * WIN pages of anonymous RAM, mapped at NIOVA pages of
+ * IOVA.  A seeded generator draws each step from:
+ *
+ *  - MAP_DMA of RAM, of the BAR mmap, of a range that mixes both, or of a
+ *    range with a hole in its address space;
+ *  - UNMAP_DMA of one mapping, of several with holes between, of a range
+ *    that bisects a mapping, and UNMAP_ALL;
+ *  - munmap, mmap again and mremap of parts of the BAR mmap (to a second
+ *    place and back), so that the BAR is mapped by several VMAs;
+ *  - fork: a child that writes the BAR through its inherited mmap and its
+ *    copy of RAM and exits, or a child that holds the peer while the parent
+ *    lets go of it, and exits later;
+ *  - memory decode off and on, VFIO_DEVICE_RESET of the peer;
+ *  - close and reopen of the peer's device fd, alone (the mmaps keep the
+ *    device open) or after every mmap went (RELEASE);
+ *  - with the test IOMMU (CONFIG_VFIO_P2P_TEST_IOMMU): attach and detach of
+ *    its first client to the container (a second domain), and a second
+ *    container with the second client in it, created, mapped and closed;
+ *  - DMA probes.
+ *
+ * The model keeps, for each IOVA page of each container, nothing, RAM page
+ * r or BAR page b, and the peer's session the BAR link was made in; the
+ * peer's state (fd open, which BAR pages are mapped where, decode, a child
+ * holding it).  A BAR link is live while its session is the peer's open
+ * one and decode is on; it is revoked while decode is off (and during a
+ * reset) and dead once the session ended (the last fd and mmap went), until
+ * the user unmaps it.  From that it predicts each ioctl's result (0, the
+ * unmapped size, EEXIST, EFAULT, EINVAL) and, for each probe (edu writes a
+ * fresh pattern to an IOVA; a test client does so through its domain),
+ * where the bytes land or that they fault.  After every probe the RAM and
+ * every readable BAR page must hold exactly what the model's shadow copy
+ * holds, so a write that lands anywhere else is caught too.  After every
+ * step each test-IOMMU domain's mappings are read back and must be exactly
+ * the model's live pages.  At the end of each seed the whole BAR window is
+ * compared through a fresh mmap, and the rig compares the host's backing
+ * file with it after power-off.
+ *
+ * A divergence prints the seed, the step and the operation, with the last
+ * steps before it.  STORM_SEED=N runs that seed alone, STORM_STEPS=N bounds
+ * the steps of each seed, STORM_VERBOSE=1 logs every step.  STORM_SECONDS=N
+ * is the soak (make soak): random seeds for N seconds, then the operations
+ * per second and the seeds covered.  Without them, a fixed set of seeds
+ * runs (make check).  type1v2 only: the model's unmap is v2's (no bisection).
+ *
+ * Not in the storm: unbind and rebind of the peer, mdevs, iommufd, and
+ * events racing an in-flight DMA (vfio_p2p_lifetime_test has those; their
+ * outcome is a race, not a prediction).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+#include "vfio_p2p_util.h"
+#include "vfio_p2p_test_iommu.h"
+
+#define PG		4096UL
+#define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+#define WIN		64		/* BAR pages the storm uses */
+#define WIN_OFF		0xc00000UL	/* their offset in BAR2: no other program's */
+#define NRAM		(2 * WIN)	/* RAM pages: two slots of WIN */
+#define NIOVA		128		/* IOVA pages of each container */
+#define NCONT		2
+#define MAX_RUN		12		/* pages of one MAP_DMA at most */
+#define CHUNK		256		/* bytes of the edu buffer per probe */
+#define PROBES		3		/* edu probes per buffer load */
+#define MAX_PTES	1024
+#define DEFAULT_STEPS	175
+#define SEED_CAP_S	60		/* no seed of make check runs longer */
+#define HISTORY		12
+#define SETTLE_MS	2000
+
+static const uint64_t iova_base[NCONT] = { 0x200000000ULL, 0x300000000ULL };
+static const uint32_t check_seeds[] = { 1, 2, 3, 4 };
+
+/*
+ * The address space the storm maps from, one reservation: RAM1, MAIN (where
+ * the BAR mmap starts out), RAM2, a gap, ALT (where mremap moves BAR pages
+ * to).  A MAP_DMA may start in RAM1 and end in MAIN, or start in MAIN and
+ * end in RAM2: a mixed range.  What is not mapped is PROT_NONE.
+ */
+enum slot { S_RAM1, S_MAIN, S_RAM2, S_GAP, S_ALT, NSLOT };
+#define NOWHERE		NSLOT
+
+enum kind { K_NONE, K_RAM, K_BAR, K_HOLE };
+
+struct ipage {
+	uint8_t kind;
+	uint16_t idx;		/* RAM page (0..NRAM) or BAR window page */
+	unsigned int session;	/* K_BAR: the peer session it was mapped in */
+};
+
+struct dma {
+	unsigned int first, n;	/* IOVA pages */
+};
+
+struct cont {
+	int fd;			/* the container, or -1 */
+	struct ipage pg[NIOVA];
+	struct dma dma[NIOVA];
+	int ndma;
+	struct p2p_ti_dev ti;	/* its test client, when ti.dev.fd >= 0 */
+	int inst;
+};
+
+/* What the storm did, for its report: outcomes the model predicted. */
+enum storm_stat {
+	ST_MAP_RAM, ST_MAP_BAR, ST_MAP_MIXED, ST_MAP_EEXIST, ST_MAP_EFAULT,
+	ST_UNMAP, ST_UNMAP_NOTHING, ST_UNMAP_EINVAL, ST_LAND_RAM, ST_LAND_BAR,
+	ST_FAULT_REVOKED, ST_FAULT_DEAD, ST_FAULT_NONE, ST_RELEASE, NR_STATS,
+};
+
+static const char *const stat_name[NR_STATS] = {
+	"map RAM", "map BAR", "map mixed", "map EEXIST", "map EFAULT",
+	"unmap", "unmap of nothing", "unmap EINVAL", "DMA into RAM", "DMA into BAR",
+	"DMA fault (revoked)", "DMA fault (dead)", "DMA fault (unmapped)", "RELEASE",
+};
+
+struct storm {
+	struct vfio_p2p_ctx c;
+	bool have_ti, have_reset;
+	int pagemap;		/* /proc/self/pagemap */
+	uint64_t bar_pfn;	/* pfn of the window's first page */
+	uint8_t *va;		/* the reservation: NSLOT * WIN pages */
+	/* The peer. */
+	uint8_t where[WIN];	/* slot each BAR page is mapped at, or NOWHERE */
+	unsigned int vma[WIN];	/* which VMA maps it (mremap stays in one) */
+	unsigned int vma_next;
+	unsigned int session;
+	bool alive;		/* the session is open */
+	bool decode;
+	pid_t holder;		/* a child holding the peer, or 0 */
+	int holder_pipe;	/* write end: closing it lets the child exit */
+	/* What memory must hold. */
+	uint8_t ram_shadow[NRAM * PG];
+	uint8_t bar_shadow[WIN * PG];
+	uint8_t load[EDU_DMA_MAX];	/* what the edu buffer holds */
+	struct cont ct[NCONT];
+	/* The run. */
+	uint32_t seed;
+	unsigned int step;
+	uint64_t rng;
+	const char *op;
+	char what[160];
+	char hist[HISTORY][200];
+	bool verbose, broken;
+	unsigned long n_ops, n_dma, n_ti, n_readback;
+	unsigned long stats[NR_STATS], ops[32];
+	int64_t op_ms[32];
+	struct __test_metadata *md;
+};
+
+static struct p2p_ti_pte got[MAX_PTES], want[MAX_PTES];
+
+static uint64_t rnd(struct storm *s)
+{
+	s->rng ^= s->rng >> 12;
+	s->rng ^= s->rng << 25;
+	s->rng ^= s->rng >> 27;
+	return s->rng * 0x2545f4914f6cdd1dULL;
+}
+
+static unsigned int pick(struct storm *s, unsigned int n)
+{
+	return n ? rnd(s) % n : 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static uint8_t *slot_va(struct storm *s, int slot, unsigned int page)
+{
+	return s->va + ((size_t)slot * WIN + page) * PG;
+}
+
+static uint8_t *ram_va(struct storm *s, unsigned int r)
+{
+	return r < WIN ? slot_va(s, S_RAM1, r) : slot_va(s, S_RAM2, r - WIN);
+}
+
+/* Say what the step does; kept for the report of a divergence. */
+static void note(struct storm *s, const char *op, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	s->op = op;
+	n = snprintf(s->what, sizeof(s->what), "%s ", op);
+	va_start(ap, fmt);
+	vsnprintf(s->what + n, sizeof(s->what) - n, fmt, ap);
+	va_end(ap);
+	snprintf(s->hist[s->step % HISTORY], sizeof(s->hist[0]), "step %u: %s",
+		 s->step, s->what);
+	if (s->verbose)
+		printf("# storm: seed %u step %u: %s\n", s->seed, s->step, s->what);
+}
+
+/* The model and the kernel disagree: say where, and how to replay it. */
+static bool diverge(struct storm *s, const char *fmt, ...)
+{
+	struct __test_metadata *_metadata = s->md;
+	unsigned int i, first;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	first = s->step >= HISTORY ? s->step - HISTORY + 1 : 0;
+	for (i = first; i < s->step; i++)
+		TH_LOG("  before: %s", s->hist[i % HISTORY]);
+	TH_LOG("DIVERGENCE seed %u step %u op %s: %s", s->seed, s->step, s->what, msg);
+	TH_LOG("replay: make check ONLY=vfio:vfio_p2p_storm_test STORM_SEED=%u STORM_STEPS=%u",
+	       s->seed, s->step + 1);
+	return false;
+}
+
+/* Is BAR link @p of container @k live: mapped in every domain? */
+static bool live(struct storm *s, const struct ipage *p)
+{
+	return p->kind == K_BAR && p->session == s->session && s->alive && s->decode;
+}
+
+static bool peer_held(struct storm *s)
+{
+	int i;
+
+	if (s->c.shm.fd >= 0 || s->holder)
+		return true;
+	for (i = 0; i < WIN; i++)
+		if (s->where[i] != NOWHERE)
+			return true;
+	return false;
+}
+
+/* Did that drop the peer's last holder?  Then the session ends (RELEASE). */
+static bool peer_update(struct storm *s)
+{
+	if (s->alive && !peer_held(s)) {
+		s->alive = false;
+		s->stats[ST_RELEASE]++;
+		return true;
+	}
+	return false;
+}
+
+/* Can the CPU read BAR page @i now, and where? */
+static uint8_t *bar_view(struct storm *s, unsigned int i)
+{
+	if (!s->alive || !s->decode || s->where[i] == NOWHERE)
+		return NULL;
+	return slot_va(s, s->where[i], i);
+}
+
+static bool check_bytes(struct storm *s, const char *name, unsigned int page,
+			const uint8_t *got_p, const uint8_t *want_p)
+{
+	unsigned int off;
+
+	if (!memcmp(got_p, want_p, PG))
+		return true;
+	for (off = 0; got_p[off] == want_p[off]; off++)
+		;
+	return diverge(s, "%s page %u byte %#x holds %#04x, the model says %#04x",
+		       name, page, off, got_p[off], want_p[off]);
+}
+
+/* RAM and every BAR page the CPU can read hold what the model says. */
+static bool check_memory(struct storm *s)
+{
+	unsigned int i;
+	uint8_t *v;
+
+	for (i = 0; i < NRAM; i++)
+		if (!check_bytes(s, "RAM", i, ram_va(s, i), s->ram_shadow + i * PG))
+			return false;
+	for (i = 0; i < WIN; i++) {
+		v = bar_view(s, i);
+		if (v && !check_bytes(s, "BAR", i, v, s->bar_shadow + i * PG))
+			return false;
+	}
+	return true;
+}
+
+static int pte_cmp(const void *a, const void *b)
+{
+	const struct p2p_ti_pte *x = a, *y = b;
+
+	return x->iova < y->iova ? -1 : x->iova > y->iova;
+}
+
+/* The pfns behind @n <= WIN pages from @va (0: none), in one read. */
+static void pagemap_pfns(struct storm *s, const uint8_t *va, unsigned int n,
+			 uint64_t *pfn)
+{
+	uint64_t e[WIN];
+	ssize_t len = n * sizeof(e[0]);
+	unsigned int i;
+	bool ok;
+
+	ok = pread(s->pagemap, e, len, (uintptr_t)va / PG * sizeof(e[0])) == len;
+	/* Bit 63: present; bits 0-54: the pfn. */
+	for (i = 0; i < n; i++)
+		pfn[i] = ok && e[i] >> 63 ? e[i] & ((1ULL << 55) - 1) : 0;
+}
+
+/* What the domain of container @k's test client must map, sorted. */
+static long expected_ptes(struct storm *s, int k)
+{
+	uint64_t ram_pfn[NRAM], staging[VFIO_P2P_RAM_SIZE / PG];
+	struct cont *ct = &s->ct[k];
+	long n = 0;
+	unsigned int p;
+
+	pagemap_pfns(s, ram_va(s, 0), WIN, ram_pfn);
+	pagemap_pfns(s, ram_va(s, WIN), WIN, ram_pfn + WIN);
+	if (k == 0) {
+		pagemap_pfns(s, s->c.ram, VFIO_P2P_RAM_SIZE / PG, staging);
+		for (p = 0; p < VFIO_P2P_RAM_SIZE / PG; p++, n++) {
+			want[n].iova = VFIO_P2P_IOVA_RAM + p * PG;
+			want[n].pfn = staging[p];
+		}
+	}
+	for (p = 0; p < NIOVA; p++) {
+		const struct ipage *pg = &ct->pg[p];
+
+		if (pg->kind == K_RAM) {
+			want[n].iova = iova_base[k] + p * PG;
+			want[n++].pfn = ram_pfn[pg->idx];
+		} else if (live(s, pg)) {
+			want[n].iova = iova_base[k] + p * PG;
+			want[n++].pfn = s->bar_pfn + pg->idx;
+		}
+	}
+	qsort(want, n, sizeof(want[0]), pte_cmp);
+	return n;
+}
+
+/* One read-back of @k's domain against the model: true if equal. */
+static bool readback_once(struct storm *s, int k, bool quiet)
+{
+	struct cont *ct = &s->ct[k];
+	unsigned int domain;
+	long n, ne, i;
+
+	n = p2p_ti_mappings(ct->inst, got, MAX_PTES, &domain);
+	if (n < 0)
+		return quiet ? false : diverge(s, "instance %d: reading the mappings: %s",
+					       ct->inst, strerror(-n));
+	if (!domain)
+		return quiet ? false : diverge(s, "instance %d: no domain attached", ct->inst);
+	ne = expected_ptes(s, k);
+	for (i = 0; i < n || i < ne; i++) {
+		if (i < n && i < ne && got[i].iova == want[i].iova &&
+		    got[i].pfn == want[i].pfn && want[i].pfn && got[i].prot == 3)
+			continue;
+		if (quiet)
+			return false;
+		if (i >= ne || (i < n && got[i].iova < want[i].iova))
+			return diverge(s,
+				       "container %d domain %u: IOVA %#llx maps pfn %#llx, the model has nothing there",
+				       k, domain, (unsigned long long)got[i].iova,
+				       (unsigned long long)got[i].pfn);
+		if (i >= n || got[i].iova > want[i].iova)
+			return diverge(s,
+				       "container %d domain %u: IOVA %#llx is not mapped, the model has pfn %#llx",
+				       k, domain, (unsigned long long)want[i].iova,
+				       (unsigned long long)want[i].pfn);
+		return diverge(s,
+			       "container %d domain %u: IOVA %#llx maps pfn %#llx prot %d, the model has pfn %#llx rw",
+			       k, domain, (unsigned long long)got[i].iova,
+			       (unsigned long long)got[i].pfn, got[i].prot,
+			       (unsigned long long)want[i].pfn);
+	}
+	return true;
+}
+
+/* Every test-IOMMU domain maps exactly the model's pages. */
+static bool readback(struct storm *s, bool settle)
+{
+	int64_t end = now_ms() + (settle ? SETTLE_MS : 0);
+	int k;
+
+	for (k = 0; k < NCONT; k++) {
+		if (s->ct[k].ti.dev.fd < 0)
+			continue;
+		s->n_readback++;
+		while (!readback_once(s, k, true) && now_ms() < end)
+			usleep(50000);
+		if (!readback_once(s, k, false))
+			return false;
+	}
+	return true;
+}
+
+/* The model's prediction for a write of @len bytes at @off of IOVA page @p. */
+static uint8_t *landing(struct storm *s, int k, unsigned int p, unsigned int off)
+{
+	const struct ipage *pg = &s->ct[k].pg[p];
+
+	if (pg->kind == K_RAM)
+		return s->ram_shadow + pg->idx * PG + off;
+	if (live(s, pg))
+		return s->bar_shadow + pg->idx * PG + off;
+	return NULL;
+}
+
+static const char *landing_name(struct storm *s, int k, unsigned int p, char *buf,
+				size_t len)
+{
+	const struct ipage *pg = &s->ct[k].pg[p];
+
+	if (pg->kind == K_RAM)
+		snprintf(buf, len, "RAM page %u", pg->idx);
+	else if (live(s, pg))
+		snprintf(buf, len, "BAR page %u", pg->idx);
+	else if (pg->kind == K_BAR)
+		snprintf(buf, len, "a fault (BAR page %u, session %u, %s)", pg->idx,
+			 pg->session, pg->session != s->session || !s->alive ? "dead" : "revoked");
+	else
+		snprintf(buf, len, "a fault (nothing mapped)");
+	return buf;
+}
+
+static enum storm_stat landing_stat(struct storm *s, int k, unsigned int p)
+{
+	const struct ipage *pg = &s->ct[k].pg[p];
+
+	if (pg->kind == K_RAM)
+		return ST_LAND_RAM;
+	if (live(s, pg))
+		return ST_LAND_BAR;
+	if (pg->kind != K_BAR)
+		return ST_FAULT_NONE;
+	return pg->session != s->session || !s->alive ? ST_FAULT_DEAD : ST_FAULT_REVOKED;
+}
+
+/* An IOVA page to probe: mostly one the model maps. */
+static unsigned int probe_page(struct storm *s, int k)
+{
+	unsigned int mapped[NIOVA], bar[NIOVA], nm = 0, nb = 0, p;
+
+	for (p = 0; p < NIOVA; p++) {
+		if (s->ct[k].pg[p].kind != K_NONE)
+			mapped[nm++] = p;
+		if (s->ct[k].pg[p].kind == K_BAR)
+			bar[nb++] = p;
+	}
+	p = pick(s, 8);
+	if (!p)
+		return pick(s, NIOVA);
+	if (p < 4 && nb)
+		return bar[pick(s, nb)];
+	return nm ? mapped[pick(s, nm)] : pick(s, NIOVA);
+}
+
+/* edu writes fresh bytes to PROBES IOVAs of container 0. */
+static bool op_probe_edu(struct storm *s)
+{
+	struct vfio_p2p_ctx *c = &s->c;
+	uint32_t pat = s->seed * 0x9e3779b9U ^ s->step * 0x85ebca6bU;
+	unsigned int i, p, off, len;
+	char buf[80];
+	uint8_t *dst;
+	int ret;
+
+	note(s, "probe-edu", "pattern %#x", pat);
+	vfio_p2p_fill(s->load, sizeof(s->load), pat);
+	memcpy(c->ram, s->load, sizeof(s->load));
+	ret = edu_dma_from_iova(c->edu_regs, VFIO_P2P_IOVA_RAM, sizeof(s->load));
+	if (ret)
+		return diverge(s, "loading the edu buffer: %s", strerror(-ret));
+	s->n_dma++;
+	for (i = 0; i < PROBES; i++) {
+		p = probe_page(s, 0);
+		len = 32 + pick(s, CHUNK - 31);
+		off = pick(s, PG - len + 1);
+		note(s, "probe-edu", "pattern %#x: %u bytes to IOVA %#llx (page %u), model: %s",
+		     pat, len, (unsigned long long)(iova_base[0] + p * PG + off), p,
+		     landing_name(s, 0, p, buf, sizeof(buf)));
+		s->stats[landing_stat(s, 0, p)]++;
+		ret = edu_dma_buf_to_iova(c->edu_regs, i * CHUNK,
+					  iova_base[0] + p * PG + off, len);
+		if (ret)
+			return diverge(s, "edu DMA: %s", strerror(-ret));
+		s->n_dma++;
+		dst = landing(s, 0, p, off);
+		if (dst)
+			memcpy(dst, s->load + i * CHUNK, len);
+		if (!check_memory(s))
+			return false;
+	}
+	return true;
+}
+
+/* A test client writes its pattern to an IOVA of its container. */
+static bool op_probe_ti(struct storm *s, int k)
+{
+	struct cont *ct = &s->ct[k];
+	unsigned int p, off, len, i;
+	uint32_t pat = (uint32_t)rnd(s) | 1;
+	char buf[80];
+	uint8_t *dst;
+	int ret, exp;
+
+	p = probe_page(s, k);
+	len = 16 + pick(s, CHUNK - 15);
+	off = pick(s, PG - len + 1);
+	dst = landing(s, k, p, off);
+	exp = dst ? 0 : -EFAULT;
+	note(s, "probe-ti", "client %d: %u bytes of %#x to IOVA %#llx (page %u), model: %s",
+	     ct->inst, len, pat, (unsigned long long)(iova_base[k] + p * PG + off), p,
+	     landing_name(s, k, p, buf, sizeof(buf)));
+	s->stats[landing_stat(s, k, p)]++;
+	ret = p2p_ti_dma_write_pattern(&ct->ti, iova_base[k] + p * PG + off, len, pat);
+	s->n_ti++;
+	if (ret != exp)
+		return diverge(s, "the client's DMA returned %d (%s), the model says %d",
+			       ret, strerror(-ret), exp);
+	for (i = 0; dst && i < len; i++)
+		dst[i] = (uint8_t)(pat >> (8 * (i % 4)));
+	return check_memory(s);
+}
+
+/* What the address page @v of the reservation (slots RAM1..RAM2, ALT) shows. */
+static struct ipage va_page(struct storm *s, int slot, unsigned int page)
+{
+	struct ipage pg = { .kind = K_HOLE };
+
+	if (slot == S_RAM1 || slot == S_RAM2) {
+		pg.kind = K_RAM;
+		pg.idx = (slot == S_RAM2 ? WIN : 0) + page;
+	} else if ((slot == S_MAIN || slot == S_ALT) && s->where[page] == slot) {
+		pg.kind = K_BAR;
+		pg.idx = page;
+		pg.session = s->session;
+	}
+	return pg;
+}
+
+static int dma_at(struct cont *ct, unsigned int p)
+{
+	int i;
+
+	for (i = 0; i < ct->ndma; i++)
+		if (p >= ct->dma[i].first && p < ct->dma[i].first + ct->dma[i].n)
+			return i;
+	return -1;
+}
+
+static const char *const slot_name[NSLOT + 1] = {
+	"RAM1", "MAIN", "RAM2", "GAP", "ALT", "nowhere",
+};
+
+static bool op_map(struct storm *s, int k)
+{
+	struct cont *ct = &s->ct[k];
+	struct ipage pg[MAX_RUN];
+	unsigned int n = 1 + pick(s, MAX_RUN), i, p, start, tries;
+	int slot, exp = 0, ret;
+	bool bar = false, hole = false, busy = false;
+	uint8_t *vaddr;
+
+	switch (pick(s, 8)) {
+	case 0:
+	case 1:
+		slot = pick(s, 2) ? S_RAM2 : S_RAM1;
+		start = pick(s, WIN - n + 1);
+		break;
+	case 2:
+	case 3:
+	case 4:
+		/* Mostly from a BAR page that is mapped, within its run. */
+		start = pick(s, WIN);
+		for (i = 0; i < WIN && s->where[(start + i) % WIN] == NOWHERE; i++)
+			;
+		start = (start + i) % WIN;
+		slot = s->where[start] == NOWHERE ? S_MAIN : s->where[start];
+		for (i = 1; i < n && start + i < WIN && s->where[start + i] == slot; i++)
+			;
+		if (pick(s, 6))
+			n = i;
+		start = start + n > WIN ? WIN - n : start;
+		break;
+	case 5:
+	case 6:
+		/* Mixed: across RAM1 | MAIN or MAIN | RAM2. */
+		n = n < 2 ? 2 : n;
+		slot = pick(s, 2) ? S_RAM1 : S_MAIN;
+		start = WIN - 1 - pick(s, n - 1);
+		break;
+	default:
+		/* Anywhere in RAM1 | MAIN | RAM2: holes or not. */
+		slot = S_RAM1;
+		start = pick(s, 3 * WIN - n + 1);
+		break;
+	}
+	vaddr = slot_va(s, slot, 0) + (size_t)start * PG;
+	for (i = 0; i < n; i++) {
+		unsigned int v = start + i;
+
+		pg[i] = va_page(s, slot + v / WIN, v % WIN);
+		hole |= pg[i].kind == K_HOLE;
+		bar |= pg[i].kind == K_BAR;
+	}
+	/* Mostly a free IOVA range, so that most maps are made. */
+	p = pick(s, NIOVA - n + 1);
+	for (tries = 0; tries < 16 && pick(s, 5); tries++) {
+		for (i = 0; i < n && dma_at(ct, p + i) < 0; i++)
+			;
+		if (i == n)
+			break;
+		p = pick(s, NIOVA - n + 1);
+	}
+	for (i = 0; i < n; i++)
+		busy |= dma_at(ct, p + i) >= 0;
+	if (busy)
+		exp = -EEXIST;
+	else if (hole || (bar && !s->decode))
+		exp = -EFAULT;
+	note(s, "map", "container %d: %u pages from %s+%u at IOVA page %u%s%s: model %d",
+	     k, n, slot_name[slot], start, p, bar ? " (BAR)" : "",
+	     hole ? " (hole)" : "", exp);
+	ret = vfio_p2p_map(ct->fd, vaddr, iova_base[k] + p * PG, n * PG, RW);
+	if (ret != exp)
+		return diverge(s, "MAP_DMA returned %d (%s), the model says %d", ret,
+			       strerror(-ret), exp);
+	if (ret) {
+		s->stats[ret == -EEXIST ? ST_MAP_EEXIST : ST_MAP_EFAULT]++;
+		return true;
+	}
+	s->stats[!bar ? ST_MAP_RAM : pg[0].kind == pg[n - 1].kind &&
+		 pg[0].kind == K_BAR ? ST_MAP_BAR : ST_MAP_MIXED]++;
+	for (i = 0; i < n; i++)
+		ct->pg[p + i] = pg[i];
+	ct->dma[ct->ndma++] = (struct dma){ p, n };
+	return true;
+}
+
+/* UNMAP_DMA of IOVA pages [a, b) as type1v2 does it. */
+static bool op_unmap(struct storm *s, int k)
+{
+	struct cont *ct = &s->ct[k];
+	unsigned int a, b, i;
+	int64_t exp = 0, ret;
+	int d, j;
+
+	switch (ct->ndma ? pick(s, 6) : 3) {
+	case 0:
+		d = pick(s, ct->ndma);
+		a = ct->dma[d].first;
+		b = a + ct->dma[d].n;
+		break;
+	case 1:
+		/* From one mapping's start to another's end: several, holes. */
+		d = pick(s, ct->ndma);
+		j = pick(s, ct->ndma);
+		a = ct->dma[d].first;
+		b = ct->dma[j].first + ct->dma[j].n;
+		if (b <= a) {
+			a = ct->dma[j].first;
+			b = ct->dma[d].first + ct->dma[d].n;
+		}
+		break;
+	case 4:
+	case 5:
+		/* Bisects a mapping (if it has two pages). */
+		d = pick(s, ct->ndma);
+		a = ct->dma[d].first + (ct->dma[d].n > 1);
+		b = ct->dma[d].first + ct->dma[d].n;
+		break;
+	case 2:
+		/* From a mapping's start over several and a hole or two. */
+		d = pick(s, ct->ndma);
+		a = ct->dma[d].first;
+		b = a + 1 + pick(s, NIOVA - a);
+		break;
+	default:
+		a = pick(s, NIOVA);
+		b = a + 1 + pick(s, NIOVA - a);
+		break;
+	}
+	d = dma_at(ct, a);
+	j = dma_at(ct, b - 1);
+	if ((d >= 0 && ct->dma[d].first != a) ||
+	    (j >= 0 && ct->dma[j].first + ct->dma[j].n != b)) {
+		exp = -EINVAL;
+	} else {
+		for (i = 0; i < (unsigned int)ct->ndma; i++)
+			if (ct->dma[i].first >= a && ct->dma[i].first < b)
+				exp += ct->dma[i].n * PG;
+	}
+	note(s, "unmap", "container %d: IOVA pages [%u, %u): model %lld", k, a, b,
+	     (long long)exp);
+	ret = vfio_p2p_unmap(ct->fd, iova_base[k] + a * PG, (uint64_t)(b - a) * PG, 0);
+	if (ret != exp)
+		return diverge(s, "UNMAP_DMA returned %lld, the model says %lld",
+			       (long long)ret, (long long)exp);
+	s->stats[ret < 0 ? ST_UNMAP_EINVAL : ret ? ST_UNMAP : ST_UNMAP_NOTHING]++;
+	if (ret <= 0)
+		return true;
+	for (i = 0, j = 0; i < (unsigned int)ct->ndma; i++) {
+		if (ct->dma[i].first >= a && ct->dma[i].first < b)
+			memset(&ct->pg[ct->dma[i].first], 0, ct->dma[i].n * sizeof(ct->pg[0]));
+		else
+			ct->dma[j++] = ct->dma[i];
+	}
+	ct->ndma = j;
+	return true;
+}
+
+static bool op_unmap_all(struct storm *s, int k)
+{
+	struct cont *ct = &s->ct[k];
+	int64_t exp = k == 0 ? VFIO_P2P_RAM_SIZE : 0, ret;
+	int i;
+
+	for (i = 0; i < ct->ndma; i++)
+		exp += ct->dma[i].n * PG;
+	note(s, "unmap-all", "container %d: model %lld", k, (long long)exp);
+	ret = vfio_p2p_unmap(ct->fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
+	if (ret != exp)
+		return diverge(s, "UNMAP_DMA(ALL) returned %lld, the model says %lld",
+			       (long long)ret, (long long)exp);
+	memset(ct->pg, 0, sizeof(ct->pg));
+	ct->ndma = 0;
+	/* Container 0 keeps the edu buffer's staging RAM. */
+	if (k == 0) {
+		ret = vfio_p2p_map(ct->fd, s->c.ram, VFIO_P2P_IOVA_RAM,
+				   VFIO_P2P_RAM_SIZE, RW);
+		if (ret)
+			return diverge(s, "mapping the staging RAM again: %s",
+				       strerror((int)-ret));
+	}
+	return true;
+}
+
+static bool op_decode(struct storm *s)
+{
+	bool on = !s->decode;
+	int ret;
+
+	note(s, "decode", "%s", on ? "on" : "off");
+	ret = vfio_p2p_pci_command(&s->c.shm, on ? PCI_COMMAND_MEMORY : 0,
+				   on ? 0 : PCI_COMMAND_MEMORY);
+	if (ret)
+		return diverge(s, "PCI command write: %s", strerror(-ret));
+	s->decode = on;
+	/* Break the model on request (make check BREAK=1): decode on restores nothing. */
+	if (on && s->broken)
+		s->session++;
+	return true;
+}
+
+static bool op_reset(struct storm *s)
+{
+	note(s, "reset", "VFIO_DEVICE_RESET, decode %s", s->decode ? "on" : "off");
+	if (ioctl(s->c.shm.fd, VFIO_DEVICE_RESET))
+		return diverge(s, "VFIO_DEVICE_RESET: %s", strerror(errno));
+	return true;
+}
+
+/* Put the PROT_NONE reservation back over pages of a slot. */
+static bool reserve(struct storm *s, int slot, unsigned int first, unsigned int n)
+{
+	void *p = mmap(slot_va(s, slot, first), n * PG, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+	if (p != slot_va(s, slot, first))
+		return diverge(s, "mmap of the reservation: %s", strerror(errno));
+	return true;
+}
+
+static bool op_munmap(struct storm *s)
+{
+	int slot = pick(s, 3) ? S_MAIN : S_ALT;
+	unsigned int n = 1 + pick(s, pick(s, 8) ? 8 : WIN), first = pick(s, WIN - n + 1), i;
+	bool released;
+
+	note(s, "munmap", "BAR pages [%u, %u) at %s", first, first + n, slot_name[slot]);
+	if (munmap(slot_va(s, slot, first), n * PG))
+		return diverge(s, "munmap: %s", strerror(errno));
+	if (!reserve(s, slot, first, n))
+		return false;
+	for (i = first; i < first + n; i++)
+		if (s->where[i] == slot)
+			s->where[i] = NOWHERE;
+	released = peer_update(s);
+	if (released)
+		note(s, "munmap", "BAR pages [%u, %u) at %s: the last holder, RELEASE",
+		     first, first + n, slot_name[slot]);
+	return readback(s, released);
+}
+
+/* mmap of BAR pages that are mapped nowhere (or at that slot already). */
+static bool op_mmap(struct storm *s)
+{
+	int slot = pick(s, 4) ? S_MAIN : S_ALT;
+	unsigned int first = pick(s, WIN), n = 0, max = 1 + pick(s, WIN), i;
+	void *p;
+
+	for (i = 0; i < WIN && s->where[(first + i) % WIN] != NOWHERE; i++)
+		;
+	if (i < WIN && pick(s, 4))
+		first = (first + i) % WIN;
+
+	while (first + n < WIN && n < max &&
+	       (s->where[first + n] == NOWHERE || s->where[first + n] == slot))
+		n++;
+	if (!n) {
+		note(s, "mmap", "nothing: BAR page %u is mapped at the other slot", first);
+		return true;
+	}
+	note(s, "mmap", "BAR pages [%u, %u) at %s", first, first + n, slot_name[slot]);
+	p = mmap(slot_va(s, slot, first), n * PG, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, s->c.shm.fd,
+		 s->c.bar2.offset + WIN_OFF + first * PG);
+	if (p != slot_va(s, slot, first))
+		return diverge(s, "mmap of the BAR: %s", strerror(errno));
+	for (i = first; i < first + n; i++) {
+		s->where[i] = slot;
+		s->vma[i] = s->vma_next;
+	}
+	s->vma_next++;
+	return check_memory(s);
+}
+
+/* mremap a run of BAR pages of one VMA to the other slot, same offsets. */
+static bool op_mremap(struct storm *s)
+{
+	unsigned int i = pick(s, WIN), lo, hi, a, b, j;
+	int from, to;
+	void *p;
+
+	if (s->where[i] == NOWHERE) {
+		note(s, "mremap", "nothing: BAR page %u is mapped nowhere", i);
+		return true;
+	}
+	from = s->where[i];
+	to = from == S_MAIN ? S_ALT : S_MAIN;
+	for (lo = i; lo > 0 && s->where[lo - 1] == from && s->vma[lo - 1] == s->vma[i]; lo--)
+		;
+	for (hi = i + 1; hi < WIN && s->where[hi] == from && s->vma[hi] == s->vma[i]; hi++)
+		;
+	a = lo + pick(s, hi - lo);
+	b = a + 1 + pick(s, hi - a);
+	note(s, "mremap", "BAR pages [%u, %u) from %s to %s", a, b, slot_name[from],
+	     slot_name[to]);
+	p = mremap(slot_va(s, from, a), (b - a) * PG, (b - a) * PG,
+		   MREMAP_MAYMOVE | MREMAP_FIXED, slot_va(s, to, a));
+	if (p != slot_va(s, to, a))
+		return diverge(s, "mremap: %s", strerror(errno));
+	if (!reserve(s, from, a, b - a))
+		return false;
+	for (j = a; j < b; j++) {
+		s->where[j] = to;
+		s->vma[j] = s->vma_next;
+	}
+	s->vma_next++;
+	return check_memory(s);
+}
+
+/* munmap every BAR page, at both slots. */
+static bool munmap_bar(struct storm *s)
+{
+	unsigned int i;
+
+	if (munmap(slot_va(s, S_MAIN, 0), WIN * PG) || !reserve(s, S_MAIN, 0, WIN) ||
+	    munmap(slot_va(s, S_ALT, 0), WIN * PG) || !reserve(s, S_ALT, 0, WIN))
+		return diverge(s, "munmap of the BAR mmaps: %s", strerror(errno));
+	for (i = 0; i < WIN; i++)
+		s->where[i] = NOWHERE;
+	return true;
+}
+
+/* The user lets go of the peer: its mmaps, then its fd. */
+static bool op_release(struct storm *s)
+{
+	bool released;
+
+	note(s, "release", "munmap every BAR page, close the fd");
+	if (!munmap_bar(s))
+		return false;
+	if (s->c.shm.fd >= 0)
+		close(s->c.shm.fd);
+	s->c.shm.fd = -1;
+	released = peer_update(s);
+	if (released)
+		note(s, "release", "munmap every BAR page, close the fd: RELEASE");
+	return readback(s, released);
+}
+
+/*
+ * A child writes a BAR page through its inherited mmap (shared: the parent
+ * sees it) and its copy of RAM (private: the parent does not), and exits.
+ */
+static bool op_fork_touch(struct storm *s)
+{
+	unsigned int i = pick(s, WIN), r = pick(s, NRAM), off = pick(s, PG - 64), j;
+	uint8_t bytes[64];
+	uint8_t *bar = bar_view(s, i);
+	int status;
+	pid_t pid;
+
+	vfio_p2p_fill(bytes, sizeof(bytes), s->seed ^ (s->step << 8));
+	note(s, "fork", "a child writes %s BAR page %u and RAM page %u, exits",
+	     bar ? "" : "(not readable)", i, r);
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return diverge(s, "fork: %s", strerror(errno));
+	if (!pid) {
+		if (bar)
+			memcpy(bar + off, bytes, sizeof(bytes));
+		for (j = 0; j < PG; j += 64)
+			ram_va(s, r)[j] ^= 0xff;
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		return diverge(s, "the child ended with status %#x", status);
+	if (bar)
+		memcpy(s->bar_shadow + i * PG + off, bytes, sizeof(bytes));
+	return check_memory(s) && readback(s, false);
+}
+
+/*
+ * A child holds the peer (its copies of the fd and the mmaps) while the
+ * parent lets go of both: the session lives on until the child exits
+ * (op_holder_exit).
+ */
+static bool op_fork_hold(struct storm *s)
+{
+	int p[2];
+	pid_t pid;
+	char b;
+
+	note(s, "fork-hold", "a child holds the peer; the parent closes its fd and munmaps");
+	if (pipe(p))
+		return diverge(s, "pipe: %s", strerror(errno));
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return diverge(s, "fork: %s", strerror(errno));
+	if (!pid) {
+		close(p[1]);
+		/* Returns when the parent closes its end (or dies). */
+		while (read(p[0], &b, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	s->holder = pid;
+	s->holder_pipe = p[1];
+	if (!munmap_bar(s))
+		return false;
+	if (s->c.shm.fd >= 0)
+		close(s->c.shm.fd);
+	s->c.shm.fd = -1;
+	if (peer_update(s))
+		return diverge(s, "(model) a held peer released");
+	return readback(s, false);
+}
+
+static bool holder_reap(struct storm *s)
+{
+	int status;
+
+	close(s->holder_pipe);
+	if (waitpid(s->holder, &status, 0) != s->holder || !WIFEXITED(status))
+		return diverge(s, "the holding child ended with status %#x", status);
+	s->holder = 0;
+	return true;
+}
+
+static bool op_holder_exit(struct storm *s)
+{
+	bool released;
+
+	note(s, "holder-exit", "the holding child exits");
+	if (!holder_reap(s))
+		return false;
+	released = peer_update(s);
+	if (released)
+		note(s, "holder-exit", "the holding child exits: the last holder, RELEASE");
+	return readback(s, released);
+}
+
+static bool op_close(struct storm *s)
+{
+	bool released;
+
+	note(s, "close", "the peer's device fd");
+	close(s->c.shm.fd);
+	s->c.shm.fd = -1;
+	released = peer_update(s);
+	if (released)
+		note(s, "close", "the peer's device fd: the last holder, RELEASE");
+	return readback(s, released);
+}
+
+static bool op_reopen(struct storm *s)
+{
+	struct vfio_p2p_ctx *c = &s->c;
+	bool fresh = !s->alive;
+	int ret;
+
+	note(s, "reopen", "the peer's device fd (%s session)", fresh ? "a new" : "the same");
+	c->shm.fd = ioctl(c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, c->shm.bdf);
+	if (c->shm.fd < 0)
+		return diverge(s, "VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
+	if (fresh) {
+		s->session++;
+		s->alive = true;
+		/* A new open decodes memory (vfio-pci enables the device). */
+		ret = vfio_p2p_pci_command(&c->shm, PCI_COMMAND_MEMORY, 0);
+		if (ret)
+			return diverge(s, "PCI command write: %s", strerror(-ret));
+		s->decode = true;
+	}
+	return readback(s, false);
+}
+
+/* The first test client joins container 0 (a second domain) or leaves it. */
+static bool op_attach(struct storm *s)
+{
+	struct cont *ct = &s->ct[0];
+	int ret;
+
+	if (ct->ti.dev.fd >= 0) {
+		note(s, "detach", "test client 0 leaves container 0");
+		p2p_ti_close(&ct->ti);
+		return true;
+	}
+	note(s, "attach", "test client 0 joins container 0");
+	ret = p2p_ti_open(&ct->ti, 0, ct->fd);
+	if (ret) {
+		p2p_ti_close(&ct->ti);
+		return diverge(s, "attach: %s", strerror(-ret));
+	}
+	return readback(s, false);
+}
+
+/* Container 1, holding the second test client only: made or closed. */
+static bool op_container(struct storm *s)
+{
+	struct cont *ct = &s->ct[1];
+	int ret;
+
+	if (ct->fd >= 0) {
+		note(s, "container-close", "container 1 (%d mappings)", ct->ndma);
+		p2p_ti_close(&ct->ti);
+		close(ct->fd);
+		ct->fd = -1;
+		memset(ct->pg, 0, sizeof(ct->pg));
+		ct->ndma = 0;
+		return true;
+	}
+	note(s, "container-open", "container 1 with test client 1");
+	ct->fd = vfio_p2p_container_open();
+	if (ct->fd < 0)
+		return diverge(s, "open /dev/vfio/vfio: %s", strerror(-ct->fd));
+	ret = p2p_ti_open_type(&ct->ti, 1, ct->fd, VFIO_TYPE1v2_IOMMU);
+	if (ret) {
+		p2p_ti_close(&ct->ti);
+		return diverge(s, "attach test client 1: %s", strerror(-ret));
+	}
+	return readback(s, false);
+}
+
+enum op {
+	OP_MAP, OP_UNMAP, OP_UNMAP_ALL, OP_PROBE_EDU, OP_PROBE_TI, OP_DECODE,
+	OP_RESET, OP_MUNMAP, OP_MMAP, OP_MREMAP, OP_FORK, OP_FORK_HOLD,
+	OP_HOLDER_EXIT, OP_CLOSE, OP_RELEASE, OP_REOPEN, OP_ATTACH, OP_CONTAINER,
+	NR_OPS,
+};
+
+static const char *const op_name[NR_OPS] = {
+	"map", "unmap", "unmap-all", "probe-edu", "probe-ti", "decode", "reset",
+	"munmap", "mmap", "mremap", "fork", "fork-hold", "holder-exit", "close",
+	"release", "reopen", "attach/detach", "container",
+};
+
+static const unsigned int weight[NR_OPS] = {
+	[OP_MAP] = 22, [OP_UNMAP] = 12, [OP_UNMAP_ALL] = 1, [OP_PROBE_EDU] = 10,
+	[OP_PROBE_TI] = 14, [OP_DECODE] = 4, [OP_RESET] = 3, [OP_MUNMAP] = 4,
+	[OP_MMAP] = 6, [OP_MREMAP] = 4, [OP_FORK] = 2, [OP_FORK_HOLD] = 1,
+	[OP_HOLDER_EXIT] = 3, [OP_CLOSE] = 2, [OP_RELEASE] = 2, [OP_REOPEN] = 6, [OP_ATTACH] = 2,
+	[OP_CONTAINER] = 2,
+};
+
+/* Can @op run in this state? */
+static bool op_ok(struct storm *s, enum op op)
+{
+	bool fd = s->c.shm.fd >= 0;
+
+	switch (op) {
+	case OP_PROBE_TI:
+		return s->ct[0].ti.dev.fd >= 0 || s->ct[1].ti.dev.fd >= 0;
+	case OP_DECODE:
+		return fd;
+	case OP_RESET:
+		return fd && s->have_reset;
+	case OP_MMAP:
+	case OP_CLOSE:
+		return fd;
+	case OP_FORK_HOLD:
+		return !s->holder && s->alive;
+	case OP_HOLDER_EXIT:
+		return s->holder;
+	case OP_REOPEN:
+		return !fd;
+	case OP_ATTACH:
+	case OP_CONTAINER:
+		/* A holding child has copies of their fds. */
+		return s->have_ti && !s->holder;
+	default:
+		return true;
+	}
+}
+
+/* A container for MAP/UNMAP: mostly 0, container 1 when it exists. */
+static int pick_cont(struct storm *s)
+{
+	return s->ct[1].fd >= 0 && !pick(s, 3) ? 1 : 0;
+}
+
+static bool do_step(struct storm *s, enum op op);
+
+/* Draw an op that can run now, run it, account its time. */
+static bool step(struct storm *s)
+{
+	unsigned int total = 0, nowhere = 0, r, i, w[NR_OPS];
+	int64_t t0;
+	enum op op;
+	bool ok;
+
+	for (i = 0; i < WIN; i++)
+		nowhere += s->where[i] == NOWHERE;
+	/* Decode off, the peer closed, the BAR unmapped: short states, as in real use. */
+	for (i = 0; i < NR_OPS; i++) {
+		w[i] = weight[i];
+		if ((i == OP_DECODE && !s->decode) || (i == OP_REOPEN && s->c.shm.fd < 0) ||
+		    (i == OP_MMAP && nowhere > WIN / 2))
+			w[i] *= 4;
+		total += w[i];
+	}
+	do {
+		r = pick(s, total);
+		for (op = 0; r >= w[op]; op++)
+			r -= w[op];
+	} while (!op_ok(s, op));
+	s->n_ops++;
+	s->ops[op]++;
+	t0 = now_ms();
+	ok = do_step(s, op);
+	s->op_ms[op] += now_ms() - t0;
+	return ok;
+}
+
+static bool do_step(struct storm *s, enum op op)
+{
+	int k;
+
+	switch (op) {
+	case OP_MAP:
+		k = pick_cont(s);
+		return op_map(s, k) && readback(s, false);
+	case OP_UNMAP:
+		k = pick_cont(s);
+		return op_unmap(s, k) && readback(s, false);
+	case OP_UNMAP_ALL:
+		k = pick_cont(s);
+		return op_unmap_all(s, k) && readback(s, false);
+	case OP_PROBE_EDU:
+		return op_probe_edu(s);
+	case OP_PROBE_TI:
+		k = s->ct[1].ti.dev.fd >= 0 && (s->ct[0].ti.dev.fd < 0 || pick(s, 2));
+		return op_probe_ti(s, k);
+	case OP_DECODE:
+		return op_decode(s) && readback(s, false) && check_memory(s);
+	case OP_RESET:
+		return op_reset(s) && readback(s, false) && check_memory(s);
+	case OP_MUNMAP:
+		return op_munmap(s);
+	case OP_MMAP:
+		return op_mmap(s);
+	case OP_MREMAP:
+		return op_mremap(s);
+	case OP_FORK:
+		return op_fork_touch(s);
+	case OP_FORK_HOLD:
+		return op_fork_hold(s);
+	case OP_HOLDER_EXIT:
+		return op_holder_exit(s);
+	case OP_CLOSE:
+		return op_close(s);
+	case OP_RELEASE:
+		return op_release(s);
+	case OP_REOPEN:
+		return op_reopen(s);
+	case OP_ATTACH:
+		return op_attach(s);
+	case OP_CONTAINER:
+		return op_container(s);
+	default:
+		return diverge(s, "no such op %d", op);
+	}
+}
+
+/* Before each seed: the peer open and mapped at MAIN, decode on, fresh bytes. */
+static bool seed_begin(struct storm *s, uint32_t seed)
+{
+	struct vfio_p2p_ctx *c = &s->c;
+	unsigned int i;
+	int ret;
+	void *p;
+
+	s->seed = seed;
+	s->step = 0;
+	s->rng = 0x9e3779b97f4a7c15ULL * (seed + 1);
+	for (i = 0; i < 4; i++)
+		rnd(s);
+	memset(s->hist, 0, sizeof(s->hist));
+	note(s, "begin", "seed %u", seed);
+	if (c->shm.fd < 0) {
+		c->shm.fd = ioctl(c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, c->shm.bdf);
+		if (c->shm.fd < 0)
+			return diverge(s, "VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
+		if (!s->alive)
+			s->session++;
+	}
+	s->alive = true;
+	ret = vfio_p2p_pci_command(&c->shm, PCI_COMMAND_MEMORY, 0);
+	if (ret)
+		return diverge(s, "decode on: %s", strerror(-ret));
+	s->decode = true;
+	p = mmap(slot_va(s, S_MAIN, 0), WIN * PG, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, c->shm.fd, c->bar2.offset + WIN_OFF);
+	if (p != slot_va(s, S_MAIN, 0))
+		return diverge(s, "mmap of the BAR window: %s", strerror(errno));
+	if (!reserve(s, S_ALT, 0, WIN))
+		return false;
+	for (i = 0; i < WIN; i++) {
+		s->where[i] = S_MAIN;
+		s->vma[i] = s->vma_next;
+	}
+	s->vma_next++;
+	vfio_p2p_fill(s->bar_shadow, sizeof(s->bar_shadow), seed ^ 0xba5eba11U);
+	memcpy(p, s->bar_shadow, sizeof(s->bar_shadow));
+	vfio_p2p_fill(s->ram_shadow, sizeof(s->ram_shadow), seed ^ 0x5eed0000U);
+	for (i = 0; i < NRAM; i++)
+		memcpy(ram_va(s, i), s->ram_shadow + i * PG, PG);
+	if (s->have_ti) {
+		ret = p2p_ti_open(&s->ct[0].ti, 0, s->ct[0].fd);
+		if (ret)
+			return diverge(s, "attach test client 0: %s", strerror(-ret));
+	}
+	return check_memory(s) && readback(s, false);
+}
+
+/*
+ * After each seed: let go of children and container 1, compare the whole
+ * window through a fresh mmap, tell the rig what the host file must hold,
+ * and unmap everything (UNMAP_ALL returns exactly what the model has).
+ */
+static bool seed_end(struct storm *s)
+{
+	struct vfio_p2p_ctx *c = &s->c;
+	bool ok = true;
+	unsigned int i;
+	uint8_t *view;
+
+	s->step++;
+	note(s, "end", "seed %u", s->seed);
+	if (s->holder && !holder_reap(s))
+		return false;
+	peer_update(s);
+	if (s->ct[1].fd >= 0 && !op_container(s))
+		return false;
+	if (c->shm.fd < 0 && !op_reopen(s))
+		return false;
+	if (!s->decode && !op_decode(s))
+		return false;
+	if (!readback(s, true))
+		return false;
+	view = mmap(NULL, WIN * PG, PROT_READ, MAP_SHARED, c->shm.fd,
+		    c->bar2.offset + WIN_OFF);
+	if (view == MAP_FAILED)
+		return diverge(s, "mmap of the BAR window: %s", strerror(errno));
+	for (i = 0; i < WIN && ok; i++)
+		ok = check_bytes(s, "BAR (fresh mmap)", i, view + i * PG,
+				 s->bar_shadow + i * PG);
+	munmap(view, WIN * PG);
+	if (!ok)
+		return false;
+	vfio_p2p_host_expect_bytes(c->shm.bdf, WIN_OFF, s->bar_shadow,
+				   sizeof(s->bar_shadow));
+	if (!op_unmap_all(s, 0))
+		return false;
+	if (s->ct[0].ti.dev.fd >= 0)
+		p2p_ti_close(&s->ct[0].ti);
+	return munmap_bar(s);
+}
+
+/* One seed: @steps steps or @cap_ms, whichever comes first.  True if no divergence. */
+static bool run_seed(struct storm *s, uint32_t seed, unsigned int steps, int64_t cap_ms)
+{
+	struct __test_metadata *_metadata = s->md;
+	int64_t t0 = now_ms(), end = t0 + cap_ms;
+	unsigned long ops0 = s->n_ops, dma0 = s->n_dma, ti0 = s->n_ti;
+	bool ok;
+
+	ok = seed_begin(s, seed);
+	while (ok && s->step + 1 < steps && now_ms() < end) {
+		s->step++;
+		ok = step(s);
+	}
+	if (ok && s->step + 1 < steps)
+		TH_LOG("seed %u: the time cap stopped it after step %u", seed, s->step);
+	ok = ok && seed_end(s);
+	TH_LOG("seed %u: %s after %u steps, %lu ops (%lu edu DMAs, %lu client DMAs) in %.1f s",
+	       seed, ok ? "agrees" : "DIVERGED", s->step, s->n_ops - ops0,
+	       s->n_dma - dma0, s->n_ti - ti0, (now_ms() - t0) / 1000.0);
+	return ok;
+}
+
+/* Say how often each op ran and each outcome was predicted. */
+static void report(struct storm *s)
+{
+	struct __test_metadata *_metadata = s->md;
+	char line[1024];
+	int i, n;
+
+	for (i = 0, n = 0; i < NR_OPS; i++)
+		n += snprintf(line + n, sizeof(line) - n, "%s%s %lu (%lld ms)", i ? ", " : "",
+			      op_name[i], s->ops[i], (long long)s->op_ms[i]);
+	TH_LOG("ops: %s", line);
+	for (i = 0, n = 0; i < NR_STATS; i++)
+		n += snprintf(line + n, sizeof(line) - n, "%s%s %lu", i ? ", " : "",
+			      stat_name[i], s->stats[i]);
+	TH_LOG("outcomes: %s", line);
+}
+
+FIXTURE(storm) {
+	struct storm *s;
+};
+
+FIXTURE_SETUP(storm)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct storm *s;
+	const char *what;
+	int ret, k;
+
+	s = calloc(1, sizeof(*s));
+	ASSERT_NE(NULL, s);
+	self->s = s;
+	s->md = _metadata;
+	s->va = MAP_FAILED;
+	s->pagemap = open("/proc/self/pagemap", O_RDONLY);
+	ASSERT_LE(0, s->pagemap);
+	for (k = 0; k < NCONT; k++) {
+		s->ct[k].fd = -1;
+		s->ct[k].inst = k;
+		p2p_ti_init(&s->ct[k].ti);
+	}
+	ret = vfio_p2p_ctx_open_wait(&s->c, VFIO_TYPE1v2_IOMMU, &what, 30);
+	if (ret == -ENODEV || ret == -EOPNOTSUPP)
+		SKIP(return, "%s: %s", what, strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
+	ASSERT_LE(WIN_OFF + WIN * PG, s->c.bar2.size);
+	s->ct[0].fd = s->c.container;
+	s->have_ti = !p2p_ti_present(0) && !p2p_ti_present(1);
+	if (!s->have_ti)
+		TH_LOG("no test IOMMU (CONFIG_VFIO_P2P_TEST_IOMMU): %s",
+		       "no read-back, no second domain or container");
+	ASSERT_EQ(0, ioctl(s->c.shm.fd, VFIO_DEVICE_GET_INFO, &info));
+	s->have_reset = info.flags & VFIO_DEVICE_FLAGS_RESET;
+	s->bar_pfn = (vfio_p2p_bar_phys(s->c.shm.bdf, IVSHMEM_BAR) + WIN_OFF) / PG;
+	ASSERT_NE(WIN_OFF / PG, s->bar_pfn);
+	ASSERT_NE(0, vfio_p2p_pagemap_pfn(s->c.ram)) TH_LOG("no pfns in /proc/self/pagemap");
+	s->va = mmap(NULL, NSLOT * WIN * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, s->va);
+	for (k = S_RAM1; k <= S_RAM2; k += S_RAM2 - S_RAM1) {
+		void *p = mmap(slot_va(s, k, 0), WIN * PG, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+		ASSERT_EQ(slot_va(s, k, 0), p);
+	}
+	memset(s->where, NOWHERE, sizeof(s->where));
+	s->alive = true;
+	s->decode = true;
+	s->verbose = getenv("STORM_VERBOSE") && atoi(getenv("STORM_VERBOSE"));
+	s->broken = vfio_p2p_break_requested();
+}
+
+FIXTURE_TEARDOWN(storm)
+{
+	struct storm *s = self->s;
+	int k;
+
+	if (!s)
+		return;
+	if (s->holder) {
+		kill(s->holder, SIGKILL);
+		waitpid(s->holder, NULL, 0);
+	}
+	for (k = 0; k < NCONT; k++)
+		p2p_ti_close(&s->ct[k].ti);
+	if (s->ct[1].fd >= 0)
+		close(s->ct[1].fd);
+	if (s->va != MAP_FAILED)
+		munmap(s->va, NSLOT * WIN * PG);
+	if (s->pagemap >= 0)
+		close(s->pagemap);
+	vfio_p2p_ctx_close(&s->c);
+	free(s);
+}
+
+static long env_num(const char *name, long def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtol(v, NULL, 0) : def;
+}
+
+/*
+ * make check: the fixed seeds (or STORM_SEED alone), STORM_STEPS steps each.
+ * The soak (STORM_SECONDS): random seeds until the time is up.
+ */
+TEST_F_TIMEOUT(storm, seeds, 360)
+{
+	struct storm *s = self->s;
+	long steps = env_num("STORM_STEPS", DEFAULT_STEPS);
+	long soak = env_num("STORM_SECONDS", 0);
+	int64_t t0 = now_ms();
+	unsigned int n = 0, i;
+	double secs;
+	bool ok = true;
+
+	ASSERT_LT(0, steps);
+	if (soak > 0) {
+		uint32_t seed = vfio_p2p_seed() & 0xfffffff;
+
+		char list[1024] = "";
+		size_t len = 0;
+
+		TH_LOG("soak: random seeds from %u for %ld s, %ld steps each", seed, soak, steps);
+		while (ok && now_ms() - t0 < soak * 1000) {
+			ok = run_seed(s, seed, steps, soak * 1000 - (now_ms() - t0) + 1);
+			n++;
+			if (len < sizeof(list) - 16)
+				len += snprintf(list + len, sizeof(list) - len, " %u", seed);
+			seed = seed * 1103515245U + 12345U;
+			seed &= 0xfffffff;
+		}
+		TH_LOG("soak: the seeds covered:%s", list);
+	} else if (getenv("STORM_SEED")) {
+		ok = run_seed(s, env_num("STORM_SEED", 0), steps, SEED_CAP_S * 1000);
+		n = 1;
+	} else {
+		for (i = 0; ok && i < ARRAY_SIZE(check_seeds); i++, n++)
+			ok = run_seed(s, check_seeds[i], steps, SEED_CAP_S * 1000);
+	}
+	secs = (now_ms() - t0) / 1000.0;
+	TH_LOG("%u seed(s), %lu ops (%lu edu DMAs, %lu client DMAs, %lu read-backs)",
+	       n, s->n_ops, s->n_dma, s->n_ti, s->n_readback);
+	TH_LOG("in %.1f s: %.1f ops/s", secs, s->n_ops / secs);
+	report(s);
+	ASSERT_TRUE(ok);
+}
+
+/*
+ * The harness arms its timeout from the test's metadata before the test
+ * runs; a soak longer than the default gets a longer one here (after the
+ * harness's constructors registered the test).
+ */
+static void __attribute__((constructor(KSELFTEST_PRIO_TEST + 1))) storm_soak_timeout(void)
+{
+	long soak = env_num("STORM_SECONDS", 0);
+
+	if (soak > 0)
+		_storm_seeds_object->timeout = soak + 300;
+}
+
+TEST_HARNESS_MAIN
