@@ -1198,11 +1198,16 @@ static struct kunit_case vfio_p2p_track_cases[] = {
 	{}
 };
 
+/*
+ * The space before the device: cleanup runs in reverse, so the device's
+ * last close (RELEASE), when a case stopped early, still finds its space.
+ */
 static int p2p_track_init(struct kunit *test)
 {
+	struct fake_space *fs = fake_space_create(test);
 	struct fake_vdev *fake = fake_create(test, &fake_ops_with_op);
 
-	fake->fs = fake_space_create(test);
+	fake->fs = fs;
 	return 0;
 }
 
