@@ -3,9 +3,12 @@
 # Usage: guest-run.sh check|demo|bench TREE FLAVOR
 #   EXTRA_TESTS=DIR  executables to run after our own tests (check)
 #   ONLY=C:T[,C:T...] run only these kselftest programs
-#   BREAK=1          make the P2P test expect wrong bytes: the run must fail
+#   BREAK=1          make the P2P test expect wrong bytes, and the real-VMM
+#                    leg assign the peer with x-no-mmap=on: the run must fail
 #   STORM_SEED=N STORM_STEPS=N STORM_SECONDS=S
 #                    vfio_p2p_storm_test: one seed, steps per seed, soak length
+#   VMM_POST_TIMEOUT=S  the real-VMM leg's limit on each POST of L2's
+#                    firmware (rig/guest/vmm/qemu_bar_map_test; default 300)
 #   DKMS_SUMMARY=1   the summary also counts make dkms-check's install and its
 #                    boot of Debian's kernel (rig/dkms.sh), run just before
 #   BENCH_REPS=N BENCH_BAR=SIZES BENCH_RAM=SIZES BENCH_LINKS=COUNTS
@@ -42,6 +45,7 @@ cmdline=""
 [ -n "${STORM_SEED:-}" ] && cmdline+=" rig.storm_seed=$STORM_SEED"
 [ -n "${STORM_STEPS:-}" ] && cmdline+=" rig.storm_steps=$STORM_STEPS"
 [ -n "${STORM_SECONDS:-}" ] && cmdline+=" rig.storm_seconds=$STORM_SECONDS"
+[ -n "${VMM_POST_TIMEOUT:-}" ] && cmdline+=" rig.vmm_post_timeout=$VMM_POST_TIMEOUT"
 [ "$mode" = demo ] || [ "$mode" = bench ] && cmdline+=" kunit.enable=0"
 if [ "$mode" = bench ]; then
 	# TCG's TSC follows the host clock; without this the clocksource
@@ -52,7 +56,10 @@ if [ "$mode" = bench ]; then
 	cmdline+="${BENCH_RAM:+ rig.bench_ram=$BENCH_RAM}"
 	cmdline+="${BENCH_LINKS:+ rig.bench_links=$BENCH_LINKS}"
 fi
-"$repo/rig/initramfs.sh" "$BUILD/src/linux" "$BUILD/kselftest" "$out/initramfs.cpio" \
+# A check boot also gets the real-VMM leg: Debian's QEMU and the vmm
+# kselftest collection (rig/guest/vmm/).
+VMM_LEG=$([ "$mode" = check ] && echo 1 || true) \
+	"$repo/rig/initramfs.sh" "$BUILD/src/linux" "$BUILD/kselftest" "$out/initramfs.cpio" \
 	"$([ "$mode" = check ] && echo "${EXTRA_TESTS:-}")"
 
 echo "rig: booting the $tree-$flavor kernel under QEMU (TCG, q35, intel-iommu, edu + ivshmem)"

@@ -4,7 +4,13 @@
 # the installed kselftests and, when given,
 # every executable of EXTRA_TESTS (run after ours, in file-name order) and,
 # with GUEST_MODULES=DIR, the files of DIR as /lib/modules/ (the guest's
-# init loads the modules DIR/load lists: rig/dkms.sh boot).
+# init loads the modules DIR/load lists: rig/dkms.sh boot) and, with
+# VMM_LEG=1 (rig/guest-run.sh, check mode), the real-VMM leg: the kselftest
+# collection "vmm" (rig/guest/vmm/, listed after the installed ones in
+# kselftest-list.txt) and what it runs, this host's own Debian QEMU:
+# qemu-system-x86_64, every shared library it and its TCG module load
+# (ldd), the module, and the firmware it reads for a q35 guest (SeaBIOS's
+# bios-256k.bin, kvmvapic.bin), at their paths on the host.
 # Usage: initramfs.sh SRCDIR KSELFTEST_INSTALL_DIR OUT.cpio [EXTRA_TESTS_DIR]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +22,22 @@ if [ ! -x "$gen" ] || [ "$srcdir/usr/gen_init_cpio.c" -nt "$gen" ]; then
 	gcc -O2 -o "$gen" "$srcdir/usr/gen_init_cpio.c"
 fi
 list=$out.list
+vmm=$repo/rig/guest/vmm
+qemu_bin=/usr/bin/qemu-system-x86_64
+qemu_mod=/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
+qemu_fw="/usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin"
+if [ "${VMM_LEG:-}" = 1 ]; then
+	for f in $qemu_bin $qemu_mod $qemu_fw; do
+		[ -f "$f" ] || { echo "rig: $f missing (Debian's qemu-system-x86 and seabios)" >&2; exit 1; }
+	done
+	# The kselftest list with the vmm collection after the installed ones.
+	{
+		cat "$ksft/kselftest-list.txt"
+		for f in $(cd "$vmm" && ls | sort); do
+			if [ -x "$vmm/$f" ]; then echo "vmm:$f"; fi
+		done
+	} >"$out.kselftest-list.txt"
+fi
 {
 	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /kselftest; do
 		echo "dir $d 0755 0 0"
@@ -30,12 +52,36 @@ list=$out.list
 		f=${f#./}
 		if [ -d "$ksft/$f" ]; then
 			echo "dir /kselftest/$f 0755 0 0"
+		elif [ "$f" = kselftest-list.txt ] && [ "${VMM_LEG:-}" = 1 ]; then
+			echo "file /kselftest/$f $out.kselftest-list.txt 0644 0 0"
 		else
 			echo "file /kselftest/$f $(readlink -f "$ksft/$f") 0755 0 0"
 		fi
 	done
+	if [ "${VMM_LEG:-}" = 1 ]; then
+		echo "dir /kselftest/vmm 0755 0 0"
+		for f in $(cd "$vmm" && ls | sort); do
+			echo "file /kselftest/vmm/$f $vmm/$f $([ -x "$vmm/$f" ] && echo 0755 || echo 0644) 0 0"
+		done
+		# Debian's QEMU as the host has it: on a merged-/usr host, ldd names
+		# /lib/x86_64-linux-gnu and /lib64, which the guest gets as real
+		# directories.
+		for d in /lib /lib/x86_64-linux-gnu /lib64 /usr/lib /usr/lib/x86_64-linux-gnu \
+			/usr/lib/x86_64-linux-gnu/qemu /usr/share /usr/share/seabios /usr/share/qemu; do
+			echo "dir $d 0755 0 0"
+		done
+		echo "file $qemu_bin $qemu_bin 0755 0 0"
+		echo "file $qemu_mod $qemu_mod 0644 0 0"
+		for f in $qemu_fw; do
+			echo "file $f $(readlink -f "$f") 0644 0 0"
+		done
+		ldd $qemu_bin $qemu_mod | awk '/=> \//{ print $3 } /^\t\/lib64\//{ print $1 }' | sort -u |
+			while read -r lib; do
+				echo "file $lib $(readlink -f "$lib") 0755 0 0"
+			done
+	fi
 	if [ -n "${GUEST_MODULES:-}" ]; then
-		echo "dir /lib 0755 0 0"
+		[ "${VMM_LEG:-}" = 1 ] || echo "dir /lib 0755 0 0"
 		echo "dir /lib/modules 0755 0 0"
 		(cd "$GUEST_MODULES" && find . -mindepth 1 | sort) | while IFS= read -r f; do
 			f=${f#./}
