@@ -36,7 +36,8 @@ struct vm_area_struct;
  * The lock order of vfio P2P, outermost first::
  *
  *   dev_set->lock
- *     -> the IOMMU backend's lock (type1: iommu->lock)
+ *     -> the IOMMU backend's locks (type1: iommu->lock; iommufd:
+ *        domains_rwsem -> iova_rwsem -> iopt_pages::mutex)
  *       -> mmap_lock
  *         -> @mem_lock
  *           -> @event_lock

@@ -17,6 +17,7 @@
 #include <linux/mutex.h>
 #include <linux/types.h>
 
+struct module;
 struct notifier_block;
 struct vfio_device;
 struct vfio_p2p_peer;
@@ -146,6 +147,53 @@ struct vfio_p2p_link {
 	struct vfio_p2p_peer *peer;		/* space lock; NULL once DEAD */
 	struct list_head peer_node;		/* space lock */
 };
+
+/**
+ * struct vfio_p2p_tracker - the tracker's calls, for a backend vfio links to
+ * @owner: the module the calls live in (vfio.ko); a backend holds a
+ *	reference on it while it calls them, and for as long as it has a space
+ *	set up with @space_init
+ * @vma_check: vfio_vma_p2p_check()
+ * @space_init: vfio_p2p_space_init()
+ * @map: vfio_p2p_map()
+ * @unmap_links: vfio_p2p_unmap_links()
+ * @range_live: vfio_p2p_range_live()
+ * @space_retry: vfio_p2p_space_retry()
+ * @map_live_links: vfio_p2p_map_live_links()
+ *
+ * iommufd cannot call the tracker directly: vfio.ko already links against
+ * iommufd.ko, so the reverse would be a module cycle.  vfio hands iommufd
+ * this table instead, with iommufd_p2p_register() when it loads and
+ * iommufd_p2p_unregister() before it goes (drivers/vfio/p2p_iommufd.c).
+ */
+struct vfio_p2p_tracker {
+	struct module *owner;
+	int (*vma_check)(struct vm_area_struct *vma);
+	void (*space_init)(struct vfio_p2p_space *space,
+			   const struct vfio_p2p_space_ops *ops,
+			   unsigned int max_links);
+	long (*map)(struct vfio_p2p_space *space, struct vm_area_struct *vma,
+		    unsigned long vaddr, dma_addr_t iova, unsigned long npages,
+		    int prot, struct list_head *owner);
+	void (*unmap_links)(struct vfio_p2p_space *space,
+			    struct list_head *owner);
+	bool (*range_live)(struct vfio_p2p_space *space,
+			   struct list_head *owner, dma_addr_t iova,
+			   size_t len);
+	void (*space_retry)(struct vfio_p2p_space *space);
+	int (*map_live_links)(struct vfio_p2p_space *space,
+			      int (*map)(void *arg, dma_addr_t iova,
+					 unsigned long pfn,
+					 unsigned long npages, int prot),
+			      void (*unmap)(void *arg, dma_addr_t iova,
+					    unsigned long npages),
+			      void *arg);
+};
+
+#if IS_ENABLED(CONFIG_IOMMUFD) && IS_ENABLED(CONFIG_VFIO_P2P)
+void iommufd_p2p_register(const struct vfio_p2p_tracker *tracker);
+void iommufd_p2p_unregister(const struct vfio_p2p_tracker *tracker);
+#endif
 
 #if IS_ENABLED(CONFIG_VFIO_P2P)
 struct vfio_device *vfio_device_get_from_vma(struct vm_area_struct *vma);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vfio_p2p_dma_test: real peer-to-peer DMA through a type1 container.
+ * vfio_p2p_dma_test: real peer-to-peer DMA, in every IOMMU mode.
  *
  * Both rig devices sit in one container: edu, the DMA engine, and ivshmem,
  * whose BAR2 mmap is the peer BAR.  Each test maps anonymous memory and the
@@ -12,7 +12,8 @@
  * The negative control unmaps the BAR's IOVA range and runs the same DMA: the
  * bytes must not arrive, which shows the checks here can fail.
  *
- * Each test runs for VFIO_TYPE1_IOMMU and VFIO_TYPE1v2_IOMMU.
+ * Each test runs in every IOMMU mode: a VFIO_TYPE1_IOMMU and a
+ * VFIO_TYPE1v2_IOMMU container, and iommufd (cdev + IOAS).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -25,6 +26,7 @@
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_util.h"
 
 #define IOVA_RAM	VFIO_P2P_IOVA_RAM
@@ -40,13 +42,8 @@ FIXTURE_VARIANT(p2p) {
 	int iommu_type;
 };
 
-FIXTURE_VARIANT_ADD(p2p, type1) {
-	.iommu_type = VFIO_TYPE1_IOMMU,
-};
-
-FIXTURE_VARIANT_ADD(p2p, type1v2) {
-	.iommu_type = VFIO_TYPE1v2_IOMMU,
-};
+#define VFIO_P2P_MODES_FIXTURE p2p
+#include "vfio_p2p_iommu_modes.h"
 
 FIXTURE_SETUP(p2p)
 {

@@ -21,6 +21,7 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_util.h"
 
 static int read_sysfs_hex(const char *dir, const char *name, unsigned long *val)
@@ -119,6 +120,7 @@ int vfio_p2p_dev_open(struct vfio_p2p_dev *dev, const char *bdf, int container,
 	memset(dev, 0, sizeof(*dev));
 	dev->group_fd = -1;
 	dev->fd = -1;
+	dev->iommufd = -1;
 	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);
 	dev->group_id = group_of(bdf);
 	if (dev->group_id < 0)
@@ -150,6 +152,24 @@ void vfio_p2p_dev_close(struct vfio_p2p_dev *dev)
 		close(dev->group_fd);
 	dev->fd = -1;
 	dev->group_fd = -1;
+}
+
+int vfio_p2p_dev_reopen(struct vfio_p2p_dev *dev)
+{
+	struct vfio_p2p_dev again;
+	int ret;
+
+	if (dev->iommufd < 0) {
+		dev->fd = ioctl(dev->group_fd, VFIO_GROUP_GET_DEVICE_FD, dev->bdf);
+		return dev->fd < 0 ? -errno : dev->fd;
+	}
+	ret = vfio_p2p_cdev_open(&again, dev->bdf, dev->iommufd, dev->ioas);
+	if (ret) {
+		vfio_p2p_dev_close(&again);
+		return ret;
+	}
+	dev->fd = again.fd;
+	return dev->fd;
 }
 
 int vfio_p2p_region_info(struct vfio_p2p_dev *dev, int index,
@@ -199,7 +219,10 @@ int vfio_p2p_map(int container, void *vaddr, uint64_t iova, uint64_t size,
 		.iova = iova,
 		.size = size,
 	};
+	uint32_t ioas;
 
+	if (vfio_p2p_iommufd_ioas(container, &ioas))
+		return vfio_p2p_ioas_map(container, ioas, vaddr, iova, size, flags);
 	return ioctl(container, VFIO_IOMMU_MAP_DMA, &map) ? -errno : 0;
 }
 
@@ -211,7 +234,15 @@ int64_t vfio_p2p_unmap(int container, uint64_t iova, uint64_t size, uint32_t fla
 		.iova = iova,
 		.size = size,
 	};
+	uint32_t ioas;
 
+	if (vfio_p2p_iommufd_ioas(container, &ioas)) {
+		if (flags & VFIO_DMA_UNMAP_FLAG_ALL)
+			return vfio_p2p_ioas_unmap(container, ioas, 0, UINT64_MAX);
+		if (flags)
+			return -EINVAL;
+		return vfio_p2p_ioas_unmap(container, ioas, iova, size);
+	}
 	if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &unmap))
 		return -errno;
 	return unmap.size;
@@ -421,8 +452,10 @@ void vfio_p2p_ctx_init(struct vfio_p2p_ctx *c)
 	c->container = -1;
 	c->edu.fd = -1;
 	c->edu.group_fd = -1;
+	c->edu.iommufd = -1;
 	c->shm.fd = -1;
 	c->shm.group_fd = -1;
+	c->shm.iommufd = -1;
 	c->edu_regs = MAP_FAILED;
 	c->ram = MAP_FAILED;
 	c->bar2.map = NULL;
@@ -440,21 +473,38 @@ int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
 	if (vfio_p2p_find(EDU_VENDOR, EDU_DEVICE, 0, edu_bdf, sizeof(edu_bdf)) ||
 	    vfio_p2p_find(IVSHMEM_VENDOR, IVSHMEM_DEVICE, 0, shm_bdf, sizeof(shm_bdf)))
 		return -ENODEV;
-	*what = "open /dev/vfio/vfio";
-	c->container = vfio_p2p_container_open();
-	if (c->container < 0)
-		return c->container;
-	*what = "IOMMU type supported";
-	if (ioctl(c->container, VFIO_CHECK_EXTENSION, iommu_type) != 1)
-		return -EOPNOTSUPP;
-	*what = "open the edu group and device";
-	ret = vfio_p2p_dev_open(&c->edu, edu_bdf, c->container, iommu_type);
-	if (ret)
-		return ret;
-	*what = "open the ivshmem group and device";
-	ret = vfio_p2p_dev_open(&c->shm, shm_bdf, c->container, 0);
-	if (ret)
-		return ret;
+	if (iommu_type == VFIO_P2P_IOMMUFD) {
+		uint32_t ioas;
+
+		*what = "open /dev/iommu and allocate an IOAS";
+		c->container = vfio_p2p_iommufd_open(&ioas);
+		if (c->container < 0)
+			return c->container;
+		*what = "open the edu cdev, bind and attach it";
+		ret = vfio_p2p_cdev_open(&c->edu, edu_bdf, c->container, ioas);
+		if (ret)
+			return ret;
+		*what = "open the ivshmem cdev, bind and attach it";
+		ret = vfio_p2p_cdev_open(&c->shm, shm_bdf, c->container, ioas);
+		if (ret)
+			return ret;
+	} else {
+		*what = "open /dev/vfio/vfio";
+		c->container = vfio_p2p_container_open();
+		if (c->container < 0)
+			return c->container;
+		*what = "IOMMU type supported";
+		if (ioctl(c->container, VFIO_CHECK_EXTENSION, iommu_type) != 1)
+			return -EOPNOTSUPP;
+		*what = "open the edu group and device";
+		ret = vfio_p2p_dev_open(&c->edu, edu_bdf, c->container, iommu_type);
+		if (ret)
+			return ret;
+		*what = "open the ivshmem group and device";
+		ret = vfio_p2p_dev_open(&c->shm, shm_bdf, c->container, 0);
+		if (ret)
+			return ret;
+	}
 	*what = "edu BAR0";
 	ret = vfio_p2p_region_info(&c->edu, VFIO_PCI_BAR0_REGION_INDEX, &bar0);
 	if (ret)
@@ -489,6 +539,8 @@ int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
 
 void vfio_p2p_ctx_close(struct vfio_p2p_ctx *c)
 {
+	uint32_t ioas;
+
 	if (c->bar2.map && c->bar2.map != MAP_FAILED)
 		munmap(c->bar2.map, c->bar2.size);
 	if (c->ram != MAP_FAILED)
@@ -497,7 +549,9 @@ void vfio_p2p_ctx_close(struct vfio_p2p_ctx *c)
 		munmap(c->edu_regs, getpagesize());
 	vfio_p2p_dev_close(&c->shm);
 	vfio_p2p_dev_close(&c->edu);
-	if (c->container >= 0)
+	if (vfio_p2p_iommufd_ioas(c->container, &ioas))
+		vfio_p2p_iommufd_close(c->container);
+	else if (c->container >= 0)
 		close(c->container);
 	c->container = -1;
 }

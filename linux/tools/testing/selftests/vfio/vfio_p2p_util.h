@@ -39,8 +39,10 @@
 struct vfio_p2p_dev {
 	char bdf[16];
 	int group_id;
-	int group_fd;
+	int group_fd;		/* -1 in the iommufd mode (cdev) */
 	int fd;
+	int iommufd;		/* the iommufd mode: bound to it, else -1 */
+	uint32_t ioas;		/* the iommufd mode: attached to it */
 };
 
 struct vfio_p2p_region {
@@ -63,6 +65,8 @@ int vfio_p2p_container_open(void);
 int vfio_p2p_dev_open(struct vfio_p2p_dev *dev, const char *bdf, int container,
 		      int iommu_type);
 void vfio_p2p_dev_close(struct vfio_p2p_dev *dev);
+/* Get a new device fd after the last one closed (a new session): fd or -errno. */
+int vfio_p2p_dev_reopen(struct vfio_p2p_dev *dev);
 
 int vfio_p2p_region_info(struct vfio_p2p_dev *dev, int index,
 			 struct vfio_p2p_region *region);
@@ -73,9 +77,13 @@ void *vfio_p2p_region_mmap(struct vfio_p2p_dev *dev, struct vfio_p2p_region *reg
 /* Read-modify-write the PCI command register through the config region. */
 int vfio_p2p_pci_command(struct vfio_p2p_dev *dev, uint16_t set, uint16_t clear);
 
+/*
+ * VFIO_IOMMU_MAP_DMA, or in the iommufd mode (@container is the iommufd)
+ * IOMMU_IOAS_MAP at @iova.
+ */
 int vfio_p2p_map(int container, void *vaddr, uint64_t iova, uint64_t size,
 		 uint32_t flags);
-/* Returns the unmapped size, or -errno. */
+/* Returns the unmapped size, or -errno; IOMMU_IOAS_UNMAP in the iommufd mode. */
 int64_t vfio_p2p_unmap(int container, uint64_t iova, uint64_t size, uint32_t flags);
 
 /*
@@ -118,7 +126,8 @@ void vfio_p2p_host_expect_bytes(const char *bdf, uint64_t offset,
 
 /*
  * The usual test setup: edu and the first ivshmem in one container of
- * @iommu_type, edu's registers mmapped with bus mastering on, BAR2's region
+ * @iommu_type (or VFIO_P2P_IOMMUFD: both attached to one IOAS), edu's
+ * registers mmapped with bus mastering on, BAR2's region
  * info, and VFIO_P2P_RAM_SIZE bytes of anonymous memory mapped read/write
  * at VFIO_P2P_IOVA_RAM.
  */
