@@ -28,7 +28,7 @@ export BUILD EXTRA_TESTS BREAK ONLY DKMS_KERNEL LINUX_SOURCE_VERSION STORM_SEED 
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run soak bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect dkms dkms-check dkms-stock unsaved clean
+.PHONY: help check run soak bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect dkms dkms-check dkms-stock compat-check unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -96,8 +96,17 @@ dkms-check: dkms selftests
 dkms-stock: selftests
 	@DKMS_STOCK=1 $(RIG)/dkms.sh boot
 
-check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests
-	@DKMS_SUMMARY=1 $(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
+# The compat check kernel: iommufd's type1-compat container provides
+# /dev/vfio/vfio (configs/compat.config); the P2P tests that run over a
+# container, and the iommufd ones, boot on it too.  make check builds it
+# after the debug kernel, whose ccache it mostly hits (a few minutes).
+COMPAT_TESTS := vfio:vfio_p2p_dma_test,vfio:vfio_p2p_lifetime_test,vfio:vfio_p2p_iommufd_test
+compat-check: tree selftests
+	@$(RIG)/kbuild.sh p2p compat
+	@ONLY=$(COMPAT_TESTS) $(RIG)/guest-run.sh check p2p compat
+
+check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests compat-check
+	@DKMS_SUMMARY=1 COMPAT_SUMMARY=1 $(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
 
 # The storm alone on the check kernel, random seeds for SOAK_SECONDS; then
 # its operations per second and the seeds it covered.

@@ -11,6 +11,8 @@
 #                    firmware (rig/guest/vmm/qemu_bar_map_test; default 300)
 #   DKMS_SUMMARY=1   the summary also counts make dkms-check's install and its
 #                    boot of Debian's kernel (rig/dkms.sh), run just before
+#   COMPAT_SUMMARY=1 the summary also counts make compat-check's boot of the
+#                    compat kernel (iommufd's type1-compat container)
 #   BENCH_REPS=N BENCH_BAR=SIZES BENCH_RAM=SIZES BENCH_LINKS=COUNTS
 #                    vfio_p2p_bench's -r, -b, -m and -l (bench); the bench run is
 #                    judged by rig/bench.py (rig/bench.sh), not here
@@ -88,6 +90,7 @@ if [ $rc -ge 128 ] && [ $rc -ne 137 ]; then
 	"$repo/rig/boot.sh" "$kernel" "$out/initramfs.cpio" "$out" "$mode" "$cmdline" || rc=$?
 fi
 
+echo "$rc" >"$out/qemu-status"
 [ "$mode" = bench ] && exit $rc
 if [ "$mode" = demo ]; then
 	line=$(grep -a 'vfio-p2p-host-expect' "$out/tests.log" | tail -1 || true)
@@ -101,6 +104,9 @@ also=()
 if [ "$mode" = check ] && [ "${DKMS_SUMMARY:-}" = 1 ]; then
 	also=(--tap "dkms: install=$BUILD/run/debian-dkms/host.tap"
 	      --also "debian $DKMS_KERNEL=$BUILD/run/debian-ours-check")
+fi
+if [ "$mode" = check ] && [ "${COMPAT_SUMMARY:-}" = 1 ]; then
+	also+=(--also "compat=$BUILD/run/p2p-compat-check")
 fi
 python3 "$repo/rig/summary.py" --srcdir "$BUILD/src/linux" --out "$out" --qemu-status $rc \
 	--config "$BUILD/obj/$tree-$flavor/.config" $([ "$mode" = demo ] && echo --no-kunit) "${also[@]}"

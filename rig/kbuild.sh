@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Configure and build one kernel: kbuild.sh TREE FLAVOR [TARGET...]
 #   TREE   stock (the pristine source) or p2p (overlay + series)
-#   FLAVOR debug (what make check boots), release (base.config alone),
+#   FLAVOR debug (what make check boots), compat (debug with iommufd's
+#          type1-compat container instead of vfio's: make check boots it too),
+#          release (base.config alone),
 #          bench (base.config + configs/bench.config: what make bench boots),
 #          drivers (every vfio driver, only compiled: rig/compile-drivers.sh)
 #          or drivers-arm64 (the arm64-only and arm64-native vfio drivers,
@@ -29,6 +31,7 @@ frags=("$repo/configs/base.config")
 arch=x86_64 cross='' image=bzImage
 case $flavor in
 debug) frags+=("$repo/configs/debug.config") ;;
+compat) frags+=("$repo/configs/debug.config" "$repo/configs/compat.config") ;;
 release) ;;
 bench) frags+=("$repo/configs/bench.config") ;;
 drivers) frags+=("$repo/configs/drivers.config") ;;

@@ -120,6 +120,7 @@ int vfio_p2p_cdev_open(struct vfio_p2p_dev *dev, const char *bdf, int iommufd,
 	if (ioctl(dev->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ||
 	    ioctl(dev->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
 		return -errno;
+	dev->devid = bind.out_devid;
 	return 0;
 }
 

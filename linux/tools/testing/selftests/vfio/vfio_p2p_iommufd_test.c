@@ -16,6 +16,11 @@
  *    domain edu's attach makes gets the live run;
  *  - copy: IOMMU_IOAS_COPY of the BAR's IOVA into a second IOAS, which
  *    edu then uses;
+ *  - dirty tracking: over a p2p area it answers as for any area (where the
+ *    IOMMU has no dirty tracking, as the rig's: EOPNOTSUPP) and reports
+ *    nothing;
+ *  - reset: VFIO_DEVICE_RESET of the peer, then DMA lands again at the
+ *    same IOVA (vfio_p2p_lifetime_test shows the revoke inside it);
  *  - refused: a foreign PFNMAP (the sysfs resource2 mmap of the same BAR)
  *    fails with EFAULT, and so does a partial IOAS_UNMAP of the BAR's area
  *    (ENOENT, as for any area).
@@ -269,6 +274,99 @@ TEST_F(ufd, foreign_pfnmap_and_partial_unmap_refused)
 				  c->bar2.size, RW));
 	EXPECT_EQ(-ENOENT, vfio_p2p_unmap(c->container, IOVA_BAR,
 					  c->bar2.size / 2, 0));
+	ASSERT_EQ((int64_t)c->bar2.size,
+		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
+}
+
+TEST_F(ufd, dirty_tracking_over_p2p_area_is_defined)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach), .pt_id = self->ioas,
+	};
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc),
+		.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+		.dev_id = c->edu.devid,
+		.pt_id = self->ioas,
+	};
+	struct iommu_hwpt_set_dirty_tracking set = {
+		.size = sizeof(set), .flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
+	};
+	uint64_t bitmap[4096 / 64] = { 0 };
+	struct iommu_hwpt_get_dirty_bitmap get = {
+		.size = sizeof(get),
+		.iova = IOVA_BAR,
+		.length = 4096ULL * getpagesize(),
+		.page_size = getpagesize(),
+		.data = (uintptr_t)bitmap,
+	};
+	uint32_t seed = vfio_p2p_seed();
+	int ret;
+
+	ASSERT_LE(4096ULL * getpagesize(), c->bar2.size);
+	ASSERT_EQ(0, vfio_p2p_map(c->container, self->bar, IOVA_BAR,
+				  c->bar2.size, RW));
+	ret = ioctl(c->container, IOMMU_HWPT_ALLOC, &alloc) ? -errno : 0;
+	if (ret == -EOPNOTSUPP) {
+		/* No dirty tracking in this IOMMU: edu's own domain says so. */
+		ASSERT_EQ(0, ioctl(c->edu.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+				   &attach));
+		set.hwpt_id = attach.pt_id;
+		get.hwpt_id = attach.pt_id;
+		EXPECT_EQ(-1, ioctl(c->container, IOMMU_HWPT_SET_DIRTY_TRACKING,
+				    &set));
+		EXPECT_EQ(EOPNOTSUPP, errno);
+		EXPECT_EQ(-1, ioctl(c->container, IOMMU_HWPT_GET_DIRTY_BITMAP,
+				    &get));
+		EXPECT_EQ(EOPNOTSUPP, errno);
+		TH_LOG("this IOMMU has no dirty tracking: EOPNOTSUPP, as for RAM");
+	} else {
+		ASSERT_EQ(0, ret);
+		attach.pt_id = alloc.out_hwpt_id;
+		ASSERT_EQ(0, ioctl(c->edu.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+				   &attach));
+		set.hwpt_id = alloc.out_hwpt_id;
+		get.hwpt_id = alloc.out_hwpt_id;
+		ASSERT_EQ(0, ioctl(c->container, IOMMU_HWPT_SET_DIRTY_TRACKING,
+				   &set));
+		ASSERT_EQ(0, dma_to(c, IOVA_BAR + OFF, seed));
+		ASSERT_EQ(0, ioctl(c->container, IOMMU_HWPT_GET_DIRTY_BITMAP,
+				   &get));
+		/* The page edu wrote is dirty. */
+		EXPECT_TRUE(bitmap[(OFF / getpagesize()) / 64] &
+			    (1ULL << ((OFF / getpagesize()) % 64)));
+		attach.pt_id = self->ioas;
+		ASSERT_EQ(0, ioctl(c->edu.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+				   &attach));
+	}
+	/* The p2p area still works and still unmaps whole. */
+	ASSERT_EQ(0, dma_to(c, IOVA_BAR + OFF, seed + 1));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed + 1));
+	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed + 1);
+	ASSERT_EQ((int64_t)c->bar2.size,
+		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
+}
+
+TEST_F_TIMEOUT(ufd, reset_restores_at_same_iova, 120)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_p2p_ctx *c = &self->c;
+	uint32_t seed = vfio_p2p_seed();
+
+	ASSERT_EQ(0, ioctl(c->shm.fd, VFIO_DEVICE_GET_INFO, &info));
+	if (!(info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s has no reset method", c->shm.bdf);
+	ASSERT_EQ(0, vfio_p2p_map(c->container, self->bar, IOVA_BAR,
+				  c->bar2.size, RW));
+	ASSERT_EQ(0, dma_to(c, IOVA_BAR + OFF, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed));
+	ASSERT_EQ(0, ioctl(c->shm.fd, VFIO_DEVICE_RESET))
+		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
+	ASSERT_EQ(0, dma_to(c, IOVA_BAR + OFF, seed + 1));
+	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed + 1))
+		TH_LOG("DMA did not land after the reset");
+	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed + 1);
 	ASSERT_EQ((int64_t)c->bar2.size,
 		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
 }

@@ -43,6 +43,7 @@ struct vfio_p2p_dev {
 	int fd;
 	int iommufd;		/* the iommufd mode: bound to it, else -1 */
 	uint32_t ioas;		/* the iommufd mode: attached to it */
+	uint32_t devid;		/* the iommufd mode: its iommufd device id */
 };
 
 struct vfio_p2p_region {
