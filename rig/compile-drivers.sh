@@ -2,7 +2,8 @@
 # Compile every in-tree vfio driver that mmaps device memory, as the p2p
 # tree has them, in two builds (rig/kbuild.sh flavors); nothing is linked
 # or booted:
-#   drivers        x86_64: drivers/vfio/, samples/vfio-mdev/ and i915's
+#   drivers        x86_64: drivers/vfio/, drivers/iommu/iommufd/,
+#                  samples/vfio-mdev/ and i915's
 #                  kvmgt, with configs/base.config + configs/drivers.config
 #                  (COMPILE_TEST) in $BUILD/obj/p2p-drivers;
 #   drivers-arm64  arm64, cross-compiled (aarch64-linux-gnu-): drivers/vfio/
@@ -25,12 +26,14 @@ BUILD=${BUILD:-$repo/build}
 kvmgt=drivers/gpu/drm/i915/gvt/kvmgt.o
 # The *_targets arrays are read through compile()'s namerefs.
 # shellcheck disable=SC2034
-x86_targets=(drivers/vfio/ samples/vfio-mdev/ "$kvmgt")
+x86_targets=(drivers/vfio/ drivers/iommu/iommufd/ samples/vfio-mdev/ "$kvmgt")
 # Every driver with an .mmap of device memory (and vfio core), by object.
 # vfio-cdx is in the arm64 build: CDX_BUS is arm64 only.
 x86_want=(
 	drivers/vfio/vfio_main.o
 	drivers/vfio/p2p_vma.o
+	drivers/vfio/p2p_iommufd.o
+	drivers/iommu/iommufd/p2p.o
 	drivers/vfio/pci/vfio_pci_core.o
 	drivers/vfio/pci/vfio_pci.o
 	drivers/vfio/pci/nvgrace-gpu/main.o
@@ -69,8 +72,14 @@ arm64_want=(
 	drivers/vfio/fsl-mc/vfio_fsl_mc.o
 )
 
-# shellcheck disable=SC2034
-nop2p_want=("${x86_want[@]/drivers\/vfio\/p2p_vma.o/drivers/vfio/vfio_iommu_type1.o}")
+# Without CONFIG_VFIO_P2P: the same drivers, none of the P2P core, and type1.
+nop2p_want=(drivers/vfio/vfio_iommu_type1.o)
+for o in "${x86_want[@]}"; do
+	case $o in
+	drivers/vfio/p2p_*.o | drivers/iommu/iommufd/p2p.o) ;;
+	*) nop2p_want+=("$o") ;;
+	esac
+done
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -114,8 +123,9 @@ compile drivers-arm64 arm64_targets arm64_want
 compile drivers-nop2p x86_targets nop2p_want
 # None of it: no object of the P2P core, and no P2P symbol in vfio core.
 nop2p=$BUILD/obj/p2p-drivers-nop2p/drivers/vfio
-if compgen -G "$nop2p/p2p_*.o" >/dev/null; then
-	echo "rig: compile-drivers: drivers-nop2p: P2P objects built with CONFIG_VFIO_P2P off:" $nop2p/p2p_*.o >&2
+if compgen -G "$nop2p/p2p_*.o" >/dev/null || [ -e "$nop2p/../iommu/iommufd/p2p.o" ]; then
+	echo "rig: compile-drivers: drivers-nop2p: P2P objects built with CONFIG_VFIO_P2P off:" \
+		$nop2p/p2p_*.o "$nop2p/../iommu/iommufd/p2p.o" >&2
 	bad=1
 fi
 if nm "$nop2p/vfio_main.o" "$nop2p/vfio_iommu_type1.o" | grep -E ' [TtDdBbU] (vfio_p2p_|vfio_vma_|vfio_device_(mem|get_from_vma|register_notifier))'; then

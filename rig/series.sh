@@ -48,8 +48,9 @@
 # tinyconfig + configs/base.config + configs/drivers.config on x86_64, plus
 # configs/series-bisect.config for the test IOMMU, and arm64's tinyconfig +
 # configs/drivers-arm64.config), with W=1, ccache and under rig/kbuild.sh's
-# machine-wide build lock.  The targets: drivers/vfio/ and
-# samples/vfio-mdev/ (the KUnit suites are in drivers/vfio/).  Built-in
+# machine-wide build lock.  The targets: drivers/vfio/,
+# drivers/iommu/iommufd/ (x86_64) and samples/vfio-mdev/ (the KUnit suites
+# are in drivers/vfio/).  Built-in
 # objects are not linked here, so an undefined reference is found with nm:
 # a symbol the last prefix defines in those directories must be defined at
 # every prefix that uses it.  A prefix whose exact tree built clean before
@@ -422,7 +423,7 @@ bisect_config() {
 	drivers)
 		arch=x86_64 cross=''
 		frags=("$repo/configs/base.config" "$repo/configs/drivers.config" "$repo/configs/series-bisect.config")
-		targets=(drivers/vfio/ samples/vfio-mdev/)
+		targets=(drivers/vfio/ drivers/iommu/iommufd/ samples/vfio-mdev/)
 		;;
 	drivers-arm64)
 		arch=arm64 cross=aarch64-linux-gnu-
