@@ -260,19 +260,23 @@ static struct vfio_p2p_peer *peer_find(struct vfio_p2p_space *space,
 }
 
 /*
- * The peer of the device whose VMA is @vma, made if need be; mmap_lock
- * held.  Takes a device reference only for a new peer, which keeps it
- * until it leaves the space (RELEASE, or vfio_p2p_space_fini()).
+ * The peer of the device whose VMA is @vma, made if need be, and in @seq
+ * its sequence count, read with the find (a listed peer is not released);
+ * mmap_lock held.  Takes a device reference only for a new peer, which
+ * keeps it until it leaves the space (RELEASE, or vfio_p2p_space_fini()).
  */
 static struct vfio_p2p_peer *peer_get(struct vfio_p2p_space *space,
 				      struct vm_area_struct *vma,
-				      struct vfio_device *device)
+				      struct vfio_device *device,
+				      unsigned int *seq)
 {
 	struct vfio_p2p_peer *peer, *new;
 	int ret;
 
 	mutex_lock(&space->lock);
 	peer = peer_find(space, device);
+	if (peer)
+		*seq = peer->seq;
 	mutex_unlock(&space->lock);
 	if (peer)
 		return peer;
@@ -306,6 +310,7 @@ static struct vfio_p2p_peer *peer_get(struct vfio_p2p_space *space,
 			kref_get(&new->kref);	/* the space's */
 		list_add(&new->space_node, &space->peers);
 	}
+	*seq = (peer ?: new)->seq;
 	mutex_unlock(&space->lock);
 	if (!peer)
 		return new;
@@ -337,15 +342,10 @@ static int lookup_run(struct vfio_p2p_space *space, struct vm_area_struct *vma,
 		return 0;
 	if (!vfio_vma_permits(vma, prot))
 		return -EFAULT;
-	run->peer = peer_get(space, vma, priv->device);
+	run->peer = peer_get(space, vma, priv->device, &run->seq);
 	if (IS_ERR(run->peer))
 		return PTR_ERR(run->peer);
-	mutex_lock(&space->lock);
-	run->seq = run->peer->seq;
-	ret = run->peer->released ? -EAGAIN : 0;
-	mutex_unlock(&space->lock);
-	if (!ret)
-		ret = vfio_vma_to_pfn(vma, vaddr, &run->pfn, &run->nr);
+	ret = vfio_vma_to_pfn(vma, vaddr, &run->pfn, &run->nr);
 	if (!ret)
 		return 1;
 	peer_put(space, run->peer);
@@ -365,11 +365,14 @@ static long map_run(struct vfio_p2p_space *space, struct p2p_run *run,
 {
 	struct vfio_p2p_link *link = *linkp;
 	long ret = -EFAULT;
+	LIST_HEAD(dead);
 
 	run->nr = min(run->nr, npages);
 	if (!vfio_pfn_is_device(run->pfn) ||
-	    !vfio_pfn_is_device(run->pfn + run->nr - 1))
-		goto out;
+	    !vfio_pfn_is_device(run->pfn + run->nr - 1)) {
+		peer_put(space, run->peer);
+		return ret;
+	}
 
 	mutex_lock(&space->lock);
 	if (run->peer->released || run->seq != run->peer->seq) {
@@ -396,9 +399,9 @@ static long map_run(struct vfio_p2p_space *space, struct p2p_run *run,
 		*linkp = NULL;
 		ret = run->nr;
 	}
+	peer_put_locked(run->peer, &dead);
 	mutex_unlock(&space->lock);
-out:
-	peer_put(space, run->peer);
+	peers_free(&dead);
 	return ret;
 }
 
