@@ -168,7 +168,7 @@ check_kvmgt() {
 	if [ -n "$both" ] && [ -n "$differ" ]; then
 		tap ok "kvmgt.ko cannot load with ours: $(wc -l <<<"$differ") of the $(wc -l <<<"$both") vfio symbols it shares with our modules have other CRCs ($(head -3 <<<"$differ" | tr '\n' ' ')...)"
 	else
-		tap fail "kvmgt.ko: of $(wc -l <<<"$both") shared vfio symbols none has another CRC: the README's GVT-g statement is not shown"
+		tap fail "kvmgt.ko: of $(wc -l <<<"$both") shared vfio symbols none has another CRC: dkms/README.md's GVT-g statement is not shown"
 	fi
 }
 

@@ -920,16 +920,32 @@ static const struct vfio_p2p_space_ops fake_space_ops = {
 	.map = fake_space_map,
 	.unmap = fake_space_unmap,
 	.sync = fake_space_sync,
+	.keep_peers = true,
+};
+
+/* A backend that does not call vfio_p2p_space_fini(). */
+static const struct vfio_p2p_space_ops fake_space_ops_no_keep = {
+	.map = fake_space_map,
+	.unmap = fake_space_unmap,
+	.sync = fake_space_sync,
 };
 
 #define TRACK_MAX_LINKS	16
 
+static void fake_space_fini(void *space)
+{
+	vfio_p2p_space_fini(space);
+}
+
+/* Torn down as a backend would, at the case's end, before it is freed. */
 static struct fake_space *fake_space_create(struct kunit *test)
 {
 	struct fake_space *fs = kunit_kzalloc(test, sizeof(*fs), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, fs);
 	vfio_p2p_space_init(&fs->space, &fake_space_ops, TRACK_MAX_LINKS);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fake_space_fini,
+							&fs->space), 0);
 	return fs;
 }
 
@@ -972,7 +988,10 @@ static bool track_live(struct fake_space *fs, struct list_head *owner,
 				   npages << PAGE_SHIFT);
 }
 
-/* The tracker's device reference goes, from a work item after RELEASE. */
+/*
+ * The tracker's device reference goes, from a work item, after RELEASE or
+ * vfio_p2p_space_fini(): a peer outlives its last link.
+ */
 static bool refs_back_to(struct fake_vdev *fake, unsigned int refs)
 {
 	int i;
@@ -1022,6 +1041,7 @@ static void p2p_track_revoke_restore(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 4);
 	expect_call(test, fs, 3, false, TRACK_IOVA, 0, 8);
 	KUNIT_EXPECT_TRUE(test, list_empty(&owner));
+	vfio_p2p_space_fini(&fs->space);
 	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
 }
 
@@ -1154,6 +1174,7 @@ static void p2p_track_link_limit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, track_map(fs, addr + i * PAGE_SIZE, TRACK_IOVA, 1,
 					TRACK_PROT, &owner), 1);
 	vfio_p2p_unmap_links(&fs->space, &owner);
+	vfio_p2p_space_fini(&fs->space);
 	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
 }
 
@@ -1184,8 +1205,101 @@ static void p2p_track_reopened_peer(struct kunit *test)
 	vfio_device_mem_update(&fake->vdev, true);
 	KUNIT_EXPECT_TRUE(test, track_live(fs, &owner, 8));
 
+	/* The released session's peer is gone; the new one stays listed. */
 	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs + 1));
+	vfio_p2p_space_fini(&fs->space);
 	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
+}
+
+/*
+ * A peer outlives its last link: the next map of the device reuses it (no
+ * new device reference, no second listener), its events still reach it
+ * and cost no op, and its RELEASE lets it go at once, without a link.
+ */
+static void p2p_track_peer_outlives_links(struct kunit *test)
+{
+	struct fake_vdev *fake = test->priv;
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct fake_space *fs = fake->fs;
+	unsigned int refs = dev_refs(fake);
+	LIST_HEAD(owner);
+
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	vfio_p2p_flush();
+	KUNIT_EXPECT_EQ(test, dev_refs(fake), refs + 1);
+	KUNIT_EXPECT_NOT_NULL(test, fake->vdev.p2p.notifier.head);
+
+	/* Linkless, it sees DISABLE and ENABLE, with nothing to do. */
+	vfio_device_mem_update(&fake->vdev, false);
+	vfio_device_mem_update(&fake->vdev, true);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
+	KUNIT_EXPECT_EQ(test, dev_refs(fake), refs + 1);
+	KUNIT_EXPECT_NULL(test, fake->vdev.p2p.notifier.head->next);
+	vfio_device_mem_update(&fake->vdev, false);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 4);
+	expect_call(test, fs, 3, false, TRACK_IOVA, 0, 4);
+	vfio_device_mem_update(&fake->vdev, true);
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 6);
+
+	/* The last close is not held up by the peer, and ends it. */
+	fake_close(fake);
+	KUNIT_EXPECT_FALSE(test, fake->opened);
+	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
+	KUNIT_EXPECT_NULL(test, fake->vdev.p2p.notifier.head);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 6);
+}
+
+/* Without keep_peers, a peer goes with its last link, as no fini will come. */
+static void p2p_track_peer_not_kept(struct kunit *test)
+{
+	struct fake_vdev *fake = test->priv;
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct fake_space *fs = fake->fs;
+	unsigned int refs = dev_refs(fake);
+	LIST_HEAD(owner);
+
+	vfio_p2p_space_init(&fs->space, &fake_space_ops_no_keep, TRACK_MAX_LINKS);
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
+	KUNIT_EXPECT_EQ(test, dev_refs(fake), refs + 1);
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	KUNIT_EXPECT_NULL(test, fake->vdev.p2p.notifier.head);
+	KUNIT_EXPECT_TRUE(test, list_empty(&fs->space.peers));
+	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
+}
+
+/* vfio_p2p_space_fini() unregisters every peer before it returns. */
+static void p2p_track_space_fini(struct kunit *test)
+{
+	struct fake_vdev *fake = test->priv;
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct fake_space *fs = fake->fs;
+	unsigned int refs = dev_refs(fake);
+	LIST_HEAD(owner);
+
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_NOT_NULL(test, fake->vdev.p2p.notifier.head);
+	vfio_p2p_space_fini(&fs->space);
+	KUNIT_EXPECT_NULL(test, fake->vdev.p2p.notifier.head);
+	KUNIT_EXPECT_TRUE(test, refs_back_to(fake, refs));
+	KUNIT_EXPECT_TRUE(test, list_empty(&fs->space.peers));
+
+	/* The space may map again: a new peer. */
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
+	KUNIT_EXPECT_EQ(test, dev_refs(fake), refs + 1);
+	vfio_p2p_unmap_links(&fs->space, &owner);
 }
 
 static struct kunit_case vfio_p2p_track_cases[] = {
@@ -1195,6 +1309,9 @@ static struct kunit_case vfio_p2p_track_cases[] = {
 	KUNIT_CASE(p2p_track_failed_restore_retried),
 	KUNIT_CASE(p2p_track_link_limit),
 	KUNIT_CASE(p2p_track_reopened_peer),
+	KUNIT_CASE(p2p_track_peer_outlives_links),
+	KUNIT_CASE(p2p_track_space_fini),
+	KUNIT_CASE(p2p_track_peer_not_kept),
 	{}
 };
 

@@ -8,11 +8,15 @@
  * lock.  What is this file's alone:
  *
  * - A peer (struct vfio_p2p_peer, private here) is counted by its kref:
- *   its links plus the vfio_p2p_map() calls using it.  peer_release() is
- *   the one release path; it runs under space->lock and takes the peer
- *   off the space.  The peer is then unregistered by whoever dropped the
- *   last reference (peer_free()), or by its free work when that was its
- *   own RELEASE callback, which cannot unregister from inside the chain.
+ *   its links, plus the vfio_p2p_map() calls using it, plus, in a space
+ *   whose ops keep_peers, one for being on space->peers: there a peer stays
+ *   on its space when its last link goes, so that the next MAP_DMA of the
+ *   device finds it registered and counted, and only its RELEASE and
+ *   vfio_p2p_space_fini() take it off and drop that reference.
+ *   peer_release() is the one release path; it runs under space->lock.
+ *   The peer is then unregistered by whoever dropped the last reference
+ *   (peer_free()), or by its free work when that was its own RELEASE
+ *   callback, which cannot unregister from inside the chain.
  *   The device and module references go only in the free work, on
  *   vfio_p2p_wq, never under a backend's lock or space->lock;
  *   vfio_p2p_exit() flushes the workqueue before vfio.ko can go.
@@ -44,7 +48,7 @@ enum { LINK_MAPPED, LINK_REVOKED, LINK_DEAD };
 static struct workqueue_struct *vfio_p2p_wq;
 
 struct vfio_p2p_peer {
-	struct kref kref;		/* links + maps in progress; space->lock */
+	struct kref kref;		/* links + maps (+ listed); space->lock */
 	struct vfio_p2p_space *space;	/* NULL once released, see above */
 	struct vfio_device *device;	/* counted, with its driver's module */
 	struct notifier_block nb;
@@ -125,6 +129,19 @@ static void peer_put_locked(struct vfio_p2p_peer *peer, struct list_head *dead)
 {
 	if (kref_put(&peer->kref, peer_release))
 		list_add(&peer->space_node, dead);
+}
+
+/*
+ * Take the peer off its space; space->lock held.  True if the space's list
+ * held a reference (ops->keep_peers), which the caller then drops.
+ */
+static bool peer_unlist(struct vfio_p2p_space *space,
+			struct vfio_p2p_peer *peer)
+{
+	if (list_empty(&peer->space_node))
+		return false;
+	list_del_init(&peer->space_node);
+	return space->ops->keep_peers;
 }
 
 static void peer_put(struct vfio_p2p_space *space, struct vfio_p2p_peer *peer)
@@ -208,8 +225,9 @@ static int peer_event(struct notifier_block *nb, unsigned long event, void *data
 		peer->space = NULL;
 		revoke_links(space, peer, LINK_DEAD);
 		/* The links stay on their owner lists, for the owner to drop. */
-		list_del_init(&peer->space_node);
 		kref_get(&peer->kref);
+		if (peer_unlist(space, peer))
+			kref_put(&peer->kref, peer_release);
 		list_for_each_entry_safe(link, tmp, &peer->links, peer_node) {
 			link->peer = NULL;
 			list_del_init(&link->peer_node);
@@ -242,18 +260,23 @@ static struct vfio_p2p_peer *peer_find(struct vfio_p2p_space *space,
 }
 
 /*
- * The peer of the device whose VMA is @vma, made if need be; mmap_lock
- * held.  Takes a device reference only for a new peer, which keeps it.
+ * The peer of the device whose VMA is @vma, made if need be, and in @seq
+ * its sequence count, read with the find (a listed peer is not released);
+ * mmap_lock held.  Takes a device reference only for a new peer, which
+ * keeps it until it leaves the space (RELEASE, or vfio_p2p_space_fini()).
  */
 static struct vfio_p2p_peer *peer_get(struct vfio_p2p_space *space,
 				      struct vm_area_struct *vma,
-				      struct vfio_device *device)
+				      struct vfio_device *device,
+				      unsigned int *seq)
 {
 	struct vfio_p2p_peer *peer, *new;
 	int ret;
 
 	mutex_lock(&space->lock);
 	peer = peer_find(space, device);
+	if (peer)
+		*seq = peer->seq;
 	mutex_unlock(&space->lock);
 	if (peer)
 		return peer;
@@ -282,8 +305,12 @@ static struct vfio_p2p_peer *peer_get(struct vfio_p2p_space *space,
 
 	mutex_lock(&space->lock);
 	peer = peer_find(space, device);
-	if (!peer)
+	if (!peer) {
+		if (space->ops->keep_peers)
+			kref_get(&new->kref);	/* the space's */
 		list_add(&new->space_node, &space->peers);
+	}
+	*seq = (peer ?: new)->seq;
 	mutex_unlock(&space->lock);
 	if (!peer)
 		return new;
@@ -315,15 +342,10 @@ static int lookup_run(struct vfio_p2p_space *space, struct vm_area_struct *vma,
 		return 0;
 	if (!vfio_vma_permits(vma, prot))
 		return -EFAULT;
-	run->peer = peer_get(space, vma, priv->device);
+	run->peer = peer_get(space, vma, priv->device, &run->seq);
 	if (IS_ERR(run->peer))
 		return PTR_ERR(run->peer);
-	mutex_lock(&space->lock);
-	run->seq = run->peer->seq;
-	ret = run->peer->released ? -EAGAIN : 0;
-	mutex_unlock(&space->lock);
-	if (!ret)
-		ret = vfio_vma_to_pfn(vma, vaddr, &run->pfn, &run->nr);
+	ret = vfio_vma_to_pfn(vma, vaddr, &run->pfn, &run->nr);
 	if (!ret)
 		return 1;
 	peer_put(space, run->peer);
@@ -343,11 +365,14 @@ static long map_run(struct vfio_p2p_space *space, struct p2p_run *run,
 {
 	struct vfio_p2p_link *link = *linkp;
 	long ret = -EFAULT;
+	LIST_HEAD(dead);
 
 	run->nr = min(run->nr, npages);
 	if (!vfio_pfn_is_device(run->pfn) ||
-	    !vfio_pfn_is_device(run->pfn + run->nr - 1))
-		goto out;
+	    !vfio_pfn_is_device(run->pfn + run->nr - 1)) {
+		peer_put(space, run->peer);
+		return ret;
+	}
 
 	mutex_lock(&space->lock);
 	if (run->peer->released || run->seq != run->peer->seq) {
@@ -374,9 +399,9 @@ static long map_run(struct vfio_p2p_space *space, struct p2p_run *run,
 		*linkp = NULL;
 		ret = run->nr;
 	}
+	peer_put_locked(run->peer, &dead);
 	mutex_unlock(&space->lock);
-out:
-	peer_put(space, run->peer);
+	peers_free(&dead);
 	return ret;
 }
 
@@ -495,9 +520,12 @@ EXPORT_SYMBOL_GPL(vfio_p2p_range_live);
  * @owner: the list passed to vfio_p2p_map()
  *
  * Unmaps the links still mapped from every domain (one IOTLB sync per
- * domain), drops revoked and dead ones, and frees the peers left without
- * users.  Called with no space lock held; never drops a device reference
- * itself, so it may run under the backend's lock.
+ * domain) and drops revoked and dead ones.  A peer left without links
+ * goes, unless the space's ops keep_peers: then it stays on the space,
+ * registered, for the next map of its device, until its RELEASE or
+ * vfio_p2p_space_fini().  Called with no space lock held;
+ * never drops a device reference itself, so it may run under the
+ * backend's lock.
  */
 void vfio_p2p_unmap_links(struct vfio_p2p_space *space, struct list_head *owner)
 {
@@ -527,6 +555,37 @@ void vfio_p2p_unmap_links(struct vfio_p2p_space *space, struct list_head *owner)
 	peers_free(&dead);
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_unmap_links);
+
+/**
+ * vfio_p2p_space_fini() - let go of every peer of a space
+ * @space: the backend's space, with no links left (type1: every vfio_dma
+ *	removed) and no vfio_p2p_map() running
+ *
+ * The peers of a space whose ops keep_peers outlive their last link, so
+ * that mapping the same device again costs no allocation, registration or
+ * device reference.  Such a backend calls this before it frees the space
+ * (for any other it is a no-op, as it has no peer left): each peer still on it
+ * is unregistered (once this returns no callback of the peer runs) and its
+ * device and module references go from the tracker's work item.  Called
+ * with no lock a device notifier callback takes (no space lock); it never
+ * drops a device reference itself, so it may run under the backend's lock.
+ * The space may be used again afterwards.
+ */
+void vfio_p2p_space_fini(struct vfio_p2p_space *space)
+{
+	struct vfio_p2p_peer *peer, *tmp;
+	LIST_HEAD(dead);
+
+	mutex_lock(&space->lock);
+	list_for_each_entry_safe(peer, tmp, &space->peers, space_node) {
+		WARN_ON_ONCE(!list_empty(&peer->links));
+		if (peer_unlist(space, peer))
+			peer_put_locked(peer, &dead);
+	}
+	mutex_unlock(&space->lock);
+	peers_free(&dead);
+}
+EXPORT_SYMBOL_GPL(vfio_p2p_space_fini);
 
 /**
  * vfio_p2p_space_retry() - map again what an ENABLE could not restore

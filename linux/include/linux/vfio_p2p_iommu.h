@@ -90,6 +90,12 @@ struct vfio_p2p_space;
  * @sync: sync every domain's IOTLB for the unmaps since the last sync.
  *	The tracker calls it once after each batch of @unmap calls, before it
  *	drops the space lock.
+ * @keep_peers: the backend calls vfio_p2p_space_fini() before it frees the
+ *	space, so the tracker may keep a peer (registered on its device's
+ *	notifier, holding its device reference) after its last link goes,
+ *	until the device's RELEASE or vfio_p2p_space_fini(): the next map of
+ *	the same device then reuses it.  Without it a peer goes with its last
+ *	link.
  */
 struct vfio_p2p_space_ops {
 	int (*map)(struct vfio_p2p_space *space, dma_addr_t iova,
@@ -97,6 +103,7 @@ struct vfio_p2p_space_ops {
 	void (*unmap)(struct vfio_p2p_space *space, dma_addr_t iova,
 		      unsigned long npages);
 	void (*sync)(struct vfio_p2p_space *space);
+	bool keep_peers;
 };
 
 /**
@@ -112,8 +119,10 @@ struct vfio_p2p_space_ops {
  * @restore_pending: an ENABLE could not restore a link; written under
  *	@lock, read without it by vfio_p2p_space_retry()
  *
- * A backend only initializes it with vfio_p2p_space_init() and takes @lock
- * around changes to its set of domains; everything else is the tracker's.
+ * A backend initializes it with vfio_p2p_space_init(), takes @lock around
+ * changes to its set of domains, and, if its ops keep_peers, calls
+ * vfio_p2p_space_fini() before it frees it; everything else is the
+ * tracker's.
  */
 struct vfio_p2p_space {
 	struct mutex lock;			/* the listener lock */
@@ -207,6 +216,7 @@ void vfio_device_unregister_notifier(struct vfio_device *device,
 void vfio_p2p_space_init(struct vfio_p2p_space *space,
 			 const struct vfio_p2p_space_ops *ops,
 			 unsigned int max_links);
+void vfio_p2p_space_fini(struct vfio_p2p_space *space);
 long vfio_p2p_map(struct vfio_p2p_space *space, struct vm_area_struct *vma,
 		  unsigned long vaddr, dma_addr_t iova, unsigned long npages,
 		  int prot, struct list_head *owner);
@@ -261,6 +271,10 @@ static inline void vfio_p2p_space_init(struct vfio_p2p_space *space,
 				       unsigned int max_links)
 {
 	mutex_init(&space->lock);
+}
+
+static inline void vfio_p2p_space_fini(struct vfio_p2p_space *space)
+{
 }
 
 static inline long vfio_p2p_map(struct vfio_p2p_space *space,
