@@ -16,6 +16,7 @@ static const struct vfio_p2p_tracker vfio_p2p_tracker = {
 	.owner = THIS_MODULE,
 	.vma_check = vfio_vma_p2p_check,
 	.space_init = vfio_p2p_space_init,
+	.space_fini = vfio_p2p_space_fini,
 	.map = vfio_p2p_map,
 	.unmap_links = vfio_p2p_unmap_links,
 	.range_live = vfio_p2p_range_live,

@@ -164,6 +164,7 @@ struct vfio_p2p_link {
  *	set up with @space_init
  * @vma_check: vfio_vma_p2p_check()
  * @space_init: vfio_p2p_space_init()
+ * @space_fini: vfio_p2p_space_fini()
  * @map: vfio_p2p_map()
  * @unmap_links: vfio_p2p_unmap_links()
  * @range_live: vfio_p2p_range_live()
@@ -181,6 +182,7 @@ struct vfio_p2p_tracker {
 	void (*space_init)(struct vfio_p2p_space *space,
 			   const struct vfio_p2p_space_ops *ops,
 			   unsigned int max_links);
+	void (*space_fini)(struct vfio_p2p_space *space);
 	long (*map)(struct vfio_p2p_space *space, struct vm_area_struct *vma,
 		    unsigned long vaddr, dma_addr_t iova, unsigned long npages,
 		    int prot, struct list_head *owner);

@@ -164,10 +164,12 @@ static void iommufd_p2p_sync(struct vfio_p2p_space *space)
 {
 }
 
+/* A peer stays until RELEASE or the IOAS's end: iopt_p2p_destroy(). */
 static const struct vfio_p2p_space_ops iommufd_p2p_space_ops = {
 	.map = iommufd_p2p_map,
 	.unmap = iommufd_p2p_unmap,
 	.sync = iommufd_p2p_sync,
+	.keep_peers = true,
 };
 
 /*
@@ -483,8 +485,10 @@ void iopt_p2p_retry(struct io_pagetable *iopt)
  * iopt_p2p_destroy() - free the P2P state of an io_pagetable without areas
  * @iopt: the io_pagetable being destroyed
  *
- * With no area left there is no link, so no peer: no callback can reach the
- * space.  Drops the reference on the tracker's module.
+ * With no area left there is no link; the peers the space kept for the
+ * next map go (vfio_p2p_space_fini()), after which no callback can reach
+ * the space.  Drops the reference on the tracker's module.  Context: no
+ * iommufd lock held.
  */
 void iopt_p2p_destroy(struct io_pagetable *iopt)
 {
@@ -492,6 +496,7 @@ void iopt_p2p_destroy(struct io_pagetable *iopt)
 
 	if (!p2p)
 		return;
+	p2p->tracker->space_fini(&p2p->space);
 	WARN_ON(!list_empty(&p2p->space.peers));
 	iopt->p2p = NULL;
 	module_put(p2p->tracker->owner);
