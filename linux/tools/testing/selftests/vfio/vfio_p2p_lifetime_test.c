@@ -24,7 +24,18 @@
  *    (the PCI core, behind vfio's back) revokes the mapping while it runs
  *    and restores it after, as VFIO_DEVICE_RESET does.
  *
- * Every test uses VFIO_TYPE1v2_IOMMU containers only.
+ * Each test runs in two IOMMU modes (vfio_p2p_iommu_modes.h): a
+ * VFIO_TYPE1v2_IOMMU container, and iommufd (the devices' cdevs bound to
+ * one iommufd and attached to its IOAS).  type1 (v1) is left out: it maps
+ * and revokes the BAR exactly as type1v2 does (the two differ only in how
+ * an unmap may split a mapping, which no test here does), and a third pass
+ * would add minutes to the longest program of the run.  What differs in
+ * iommufd mode: a vfio cdev is open at most once at a time (vfio_df_open()
+ * refuses a second bind with EINVAL), so where type1 takes a second fd of
+ * the peer from its group, the stress's opener instead ends the peer's
+ * session and opens a new one, serialized with the threads that use it,
+ * and a second BIND_IOMMUFD of the open peer must fail; and the second
+ * "container" is a second iommufd with its own IOAS.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -47,6 +58,7 @@
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_util.h"
 
 #define PG		4096UL
@@ -62,6 +74,14 @@ FIXTURE(life) {
 	pid_t child;		/* a test's storm child, until it is reaped */
 };
 
+FIXTURE_VARIANT(life) {
+	int iommu_type;
+};
+
+#define VFIO_P2P_MODES_FIXTURE life
+#define VFIO_P2P_MODES_NO_TYPE1
+#include "vfio_p2p_iommu_modes.h"
+
 FIXTURE_SETUP(life)
 {
 	struct vfio_p2p_ctx *c = &self->c;
@@ -71,7 +91,7 @@ FIXTURE_SETUP(life)
 	 * a group for longer than this is a bug, which the helper reports
 	 * with the holders' names.
 	 */
-	int ret = vfio_p2p_ctx_open_wait(c, VFIO_TYPE1v2_IOMMU, &what, GROUP_WAIT_S);
+	int ret = vfio_p2p_ctx_open_wait(c, variant->iommu_type, &what, GROUP_WAIT_S);
 
 	self->bar = NULL;
 	self->child = 0;
@@ -119,10 +139,10 @@ static void release_peer(struct vfio_p2p_ctx *c)
 static uint8_t *reopen_peer(struct __test_metadata *_metadata, struct vfio_p2p_ctx *c)
 {
 	void *p;
+	int ret = vfio_p2p_dev_reopen(&c->shm);
 
-	c->shm.fd = ioctl(c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, c->shm.bdf);
-	EXPECT_LE(0, c->shm.fd);
-	if (c->shm.fd < 0)
+	EXPECT_LE(0, ret) TH_LOG("reopen %s: %s", c->shm.bdf, strerror(-ret));
+	if (ret < 0)
 		return NULL;
 	p = vfio_p2p_region_mmap(&c->shm, &c->bar2, 0, c->bar2.size, PROT_READ);
 	EXPECT_NE(MAP_FAILED, p);
@@ -309,9 +329,10 @@ TEST_F_TIMEOUT(life, two_containers_both_released, 120)
 
 	if (vfio_p2p_find(EDU_VENDOR, EDU_DEVICE, 1, bdf, sizeof(bdf)))
 		SKIP(return, "no second edu device bound to vfio-pci");
-	c2 = vfio_p2p_container_open();
+	/* iommufd mode: a second iommufd, its own IOAS, edu2's cdev in it. */
+	c2 = vfio_p2p_container_open_mode(variant->iommu_type);
 	ASSERT_LE(0, c2);
-	ASSERT_EQ(0, vfio_p2p_dev_open(&edu2, bdf, c2, VFIO_TYPE1v2_IOMMU));
+	ASSERT_EQ(0, vfio_p2p_dev_join(&edu2, bdf, c2, variant->iommu_type));
 	ASSERT_EQ(0, vfio_p2p_region_info(&edu2, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
 	regs2 = vfio_p2p_region_mmap(&edu2, &bar0, 0, PG, PROT_READ | PROT_WRITE);
 	ASSERT_NE(MAP_FAILED, regs2);
@@ -334,12 +355,22 @@ TEST_F_TIMEOUT(life, two_containers_both_released, 120)
 	ASSERT_EQ((int64_t)c->bar2.size, vfio_p2p_unmap(c2, IOVA_BAR, c->bar2.size, 0));
 	munmap(regs2, PG);
 	vfio_p2p_dev_close(&edu2);
-	close(c2);
+	vfio_p2p_container_close(c2);
 }
 
-struct storm {
+/*
+ * The peer's session, shared by a storm's threads: each holds it (read)
+ * while it uses the peer's fd or BAR mmap; in iommufd mode the opener
+ * takes it (write) to end the session and open a new one.
+ */
+struct storm_peer {
 	struct vfio_p2p_ctx *c;
-	uint8_t *bar;
+	pthread_rwlock_t lock;
+	bool cdev;		/* iommufd mode: the peer is a cdev, open once */
+};
+
+struct storm {
+	struct storm_peer *peer;
 	uint64_t iova;
 	bool stop;		/* __atomic: set by the test, read by the thread */
 	unsigned long ok, failed;
@@ -349,17 +380,34 @@ struct storm {
 static void *storm_mapper(void *arg)
 {
 	struct storm *s = arg;
+	struct vfio_p2p_ctx *c = s->peer->c;
+	int ret;
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
-		if (vfio_p2p_map(s->c->container, s->bar, s->iova, 1UL << 20, RW)) {
+		pthread_rwlock_rdlock(&s->peer->lock);
+		ret = c->bar2.map ? vfio_p2p_map(c->container, c->bar2.map,
+						 s->iova, 1UL << 20, RW) : -EBADF;
+		pthread_rwlock_unlock(&s->peer->lock);
+		if (ret) {
 			s->failed++;
 			continue;
 		}
 		s->ok++;
-		if (vfio_p2p_unmap(s->c->container, s->iova, 1UL << 20, 0) != 1L << 20)
+		/* The session may end before this: the IOVA stays the user's. */
+		if (vfio_p2p_unmap(c->container, s->iova, 1UL << 20, 0) != 1L << 20)
 			s->failed++;
 	}
 	return NULL;
+}
+
+static int storm_command(struct storm *s, uint16_t set, uint16_t clear)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&s->peer->lock);
+	ret = vfio_p2p_pci_command(&s->peer->c->shm, set, clear);
+	pthread_rwlock_unlock(&s->peer->lock);
+	return ret;
 }
 
 static void *storm_decode(void *arg)
@@ -367,39 +415,96 @@ static void *storm_decode(void *arg)
 	struct storm *s = arg;
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
-		vfio_p2p_pci_command(&s->c->shm, 0, PCI_COMMAND_MEMORY);
+		storm_command(s, 0, PCI_COMMAND_MEMORY);
 		usleep(2000);
-		if (!vfio_p2p_pci_command(&s->c->shm, PCI_COMMAND_MEMORY, 0))
+		if (!storm_command(s, PCI_COMMAND_MEMORY, 0))
 			s->ok++;
 		usleep(2000);
 	}
 	return NULL;
 }
 
-/* Another fd of the peer: open, mmap, map, unmap, munmap, close. */
+/* mmap 4 pages of the peer's BAR from @fd, map, unmap, munmap: 0 or -errno. */
+static int storm_map_window(struct storm *s, int fd)
+{
+	struct vfio_p2p_ctx *c = s->peer->c;
+	void *p;
+	int ret;
+
+	p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, c->bar2.offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	ret = vfio_p2p_map(c->container, p, s->iova, 4 * PG, RW);
+	if (!ret)
+		vfio_p2p_unmap(c->container, s->iova, 4 * PG, 0);
+	munmap(p, 4 * PG);
+	return ret;
+}
+
+/*
+ * iommufd mode: the peer's cdev is open once at a time, so with the
+ * session held, a second BIND_IOMMUFD of it must fail (EINVAL); then end
+ * the session (munmap, close: a RELEASE of everything mapped from it) and
+ * open a new one (bind, attach, mmap), whose window is mapped.
+ */
+static int storm_renew_cdev(struct storm *s)
+{
+	struct vfio_p2p_ctx *c = s->peer->c;
+	struct vfio_p2p_dev second;
+	int ret;
+	void *p;
+
+	ret = vfio_p2p_cdev_open(&second, c->shm.bdf, c->container, c->shm.ioas);
+	vfio_p2p_dev_close(&second);
+	if (ret != -EINVAL) {
+		fprintf(stderr, "# storm: a second bind of the open %s: %s\n", c->shm.bdf,
+			ret ? strerror(-ret) : "succeeded");
+		return ret ? ret : -EEXIST;
+	}
+	pthread_rwlock_wrlock(&s->peer->lock);
+	if (c->bar2.map)
+		munmap(c->bar2.map, c->bar2.size);
+	c->bar2.map = NULL;
+	close(c->shm.fd);
+	c->shm.fd = -1;
+	ret = vfio_p2p_dev_reopen(&c->shm);
+	if (ret >= 0) {
+		p = vfio_p2p_region_mmap(&c->shm, &c->bar2, 0, c->bar2.size,
+					 PROT_READ | PROT_WRITE);
+		c->bar2.map = p == MAP_FAILED ? NULL : p;
+		ret = c->bar2.map ? storm_map_window(s, c->shm.fd) : -ENOMEM;
+	}
+	pthread_rwlock_unlock(&s->peer->lock);
+	return ret;
+}
+
+/*
+ * Another session of the peer: type1 takes another fd of it from its
+ * group (open, mmap, map, unmap, munmap, close); iommufd renews the one.
+ */
 static void *storm_opener(void *arg)
 {
 	struct storm *s = arg;
-	void *p;
+	struct vfio_p2p_ctx *c = s->peer->c;
 	int fd;
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
-		fd = ioctl(s->c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, s->c->shm.bdf);
+		if (s->peer->cdev) {
+			if (storm_renew_cdev(s))
+				s->failed++;
+			else
+				s->ok++;
+			continue;
+		}
+		fd = ioctl(c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, c->shm.bdf);
 		if (fd < 0) {
 			s->failed++;
 			continue;
 		}
-		p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			 s->c->bar2.offset);
-		if (p != MAP_FAILED) {
-			if (!vfio_p2p_map(s->c->container, p, s->iova, 4 * PG, RW)) {
-				s->ok++;
-				vfio_p2p_unmap(s->c->container, s->iova, 4 * PG, 0);
-			} else {
-				s->failed++;
-			}
-			munmap(p, 4 * PG);
-		}
+		if (storm_map_window(s, fd))
+			s->failed++;
+		else
+			s->ok++;
 		close(fd);
 	}
 	return NULL;
@@ -445,35 +550,50 @@ static void dump_tasks(const char *pid, const char *why)
 /* The storm's threads: as many as the storm has members. */
 #define STORM_THREADS	4
 
-static void storm_init(struct storm *s, struct vfio_p2p_ctx *c, uint8_t *bar)
+static int storm_init(struct storm *s, struct storm_peer *peer, struct vfio_p2p_ctx *c)
 {
 	static const uint64_t iova[STORM_THREADS] = {
 		0x100000000ULL, 0x200000000ULL, 0, 0x300000000ULL,
 	};
-	int i;
+	pthread_rwlockattr_t attr;
+	int i, ret;
 
 	memset(s, 0, STORM_THREADS * sizeof(*s));
+	peer->c = c;
+	peer->cdev = c->shm.iommufd >= 0;
+	/* Three readers keep it busy: the opener must still get its turn. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	ret = pthread_rwlock_init(&peer->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	for (i = 0; i < STORM_THREADS; i++) {
-		s[i].c = c;
-		s[i].bar = bar;
+		s[i].peer = peer;
 		s[i].iova = iova[i];
 	}
+	return ret;
 }
 
 static void *(*const storm_fn[STORM_THREADS])(void *) = {
 	storm_mapper, storm_mapper, storm_decode, storm_opener,
 };
 
+/*
+ * The storm, then: type1 kept the peer open all along, and the mapping made
+ * before it still works; iommufd ended the peer's session many times, so
+ * that mapping was released (DMA to it must not land in the new session's
+ * BAR), its IOVA is still the user's to unmap, and a new map of it works.
+ */
 TEST_F_TIMEOUT(life, stress_then_dma_and_unbind, 180)
 {
 	struct vfio_p2p_ctx *c = &self->c;
 	struct storm s[STORM_THREADS];
 	uint32_t seed = vfio_p2p_seed();
+	struct storm_peer peer;
 	struct timespec deadline;
 	pthread_t t[STORM_THREADS];
 	int i, ret;
 
-	storm_init(s, c, self->bar);
+	ASSERT_EQ(0, storm_init(s, &peer, c));
 	for (i = 0; i < STORM_THREADS; i++)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, storm_fn[i], &s[i]));
 	sleep(8);
@@ -493,13 +613,31 @@ TEST_F_TIMEOUT(life, stress_then_dma_and_unbind, 180)
 		ASSERT_EQ(0, ret)
 			TH_LOG("storm thread %d still runs 60 s after it was told to stop", i);
 	}
+	pthread_rwlock_destroy(&peer.lock);
 	for (i = 0; i < STORM_THREADS; i++) {
 		TH_LOG("thread %d: %lu done, %lu refused", i, s[i].ok, s[i].failed);
 		EXPECT_LT(0, s[i].ok);
 	}
+	/* Every renewal of the cdev session worked. */
+	if (peer.cdev)
+		EXPECT_EQ(0, s[3].failed);
+	self->bar = c->bar2.map;
+	ASSERT_NE(NULL, self->bar) TH_LOG("the storm left the peer without a session");
 
 	/* Decode on, and the mapping made before the storm is intact. */
 	ASSERT_EQ(0, vfio_p2p_pci_command(&c->shm, PCI_COMMAND_MEMORY, 0));
+	if (peer.cdev) {
+		/* ...or, over iommufd, released with the first session. */
+		vfio_p2p_fill(self->bar + OFF, DMA_LEN, seed);
+		ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed + 1));
+		ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed))
+			TH_LOG("DMA reached the BAR through a released session's mapping");
+		ASSERT_EQ((int64_t)c->bar2.size,
+			  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
+		ASSERT_EQ(0, vfio_p2p_map(c->container, self->bar, IOVA_BAR,
+					  c->bar2.size, RW));
+		seed += 2;
+	}
 	ASSERT_EQ(0, dma_to_bar(c, c->edu_regs, seed));
 	ASSERT_EQ(-1, vfio_p2p_check(self->bar + OFF, DMA_LEN, seed));
 	vfio_p2p_host_expect(c->shm.bdf, OFF, DMA_LEN, seed);
@@ -510,16 +648,17 @@ TEST_F_TIMEOUT(life, stress_then_dma_and_unbind, 180)
  * The storm of the test above in a process of its own, which the test kills:
  * tell @ready once every thread has done some of its work, then wait.
  */
-static void storm_child(int ready)
+static void storm_child(int ready, int iommu_type)
 {
 	struct storm s[STORM_THREADS];
 	pthread_t t[STORM_THREADS];
+	struct storm_peer peer;
 	struct vfio_p2p_ctx c;
 	const char *what;
 	uint8_t *bar;
 	int i, busy;
 
-	if (vfio_p2p_ctx_open(&c, VFIO_TYPE1v2_IOMMU, &what)) {
+	if (vfio_p2p_ctx_open(&c, iommu_type, &what)) {
 		fprintf(stderr, "# storm child: %s failed\n", what);
 		_exit(2);
 	}
@@ -530,7 +669,8 @@ static void storm_child(int ready)
 	c.bar2.map = bar;
 	if (vfio_p2p_map(c.container, bar, IOVA_BAR, c.bar2.size, RW))
 		_exit(4);
-	storm_init(s, &c, bar);
+	if (storm_init(s, &peer, &c))
+		_exit(5);
 	for (i = 0; i < STORM_THREADS; i++)
 		if (pthread_create(&t[i], NULL, storm_fn[i], &s[i]))
 			_exit(5);
@@ -586,7 +726,7 @@ TEST_F_TIMEOUT(life, killed_in_storm_leaves_nothing_busy, 240)
 		ASSERT_LE(0, pid);
 		if (!pid) {
 			close(p[0]);
-			storm_child(p[1]);
+			storm_child(p[1], variant->iommu_type);
 		}
 		self->child = pid;
 		close(p[1]);
@@ -614,8 +754,9 @@ TEST_F_TIMEOUT(life, killed_in_storm_leaves_nothing_busy, 240)
 			       round, status);
 
 		/* Reaped: nothing of it may hold a group or a device now. */
-		ret = vfio_p2p_ctx_open(c, VFIO_TYPE1v2_IOMMU, &what);
-		if (ret == -EBUSY)
+		ret = vfio_p2p_ctx_open(c, variant->iommu_type, &what);
+		/* A cdev still bound elsewhere refuses the bind with EINVAL. */
+		if (ret == -EBUSY || ret == -EINVAL)
 			vfio_p2p_report_holders();
 		ASSERT_EQ(0, ret)
 			TH_LOG("round %d, the killed storm reaped: %s: %s", round, what,

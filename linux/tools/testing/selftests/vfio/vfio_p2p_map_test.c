@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vfio_p2p_map_test: how type1 maps a peer BAR, proven by DMA.
+ * vfio_p2p_map_test: how type1 and iommufd map a peer BAR, proven by DMA.
  *
  * Every mapping here is checked by making edu DMA through it, both ways,
  * and reading the bytes back through the CPU's view of the same memory: the
@@ -12,7 +12,8 @@
  *  - a vaddr and an IOVA that are page-aligned but not huge-page-aligned;
  *  - BAR pages and anonymous pages interleaved in one MAP_DMA;
  *  - a foreign PFNMAP (the sysfs resource2 mmap of the same BAR): refused
- *    in strict mode, mapped with strict_mmio_maps=N;
+ *    in strict mode, mapped with strict_mmio_maps=N (type1's knob: iommufd
+ *    refuses it with EFAULT either way);
  *  - bad requests (read-only mmap mapped writable, a range running into a
  *    hole, overlapping IOVAs, iova+size overflowing, misalignment, a vaddr
  *    already unmapped): each fails with its errno, leaves its IOVA
@@ -23,9 +24,13 @@
  *    and succeeds; while memory decode is off it fails with EFAULT, as stock
  *    does, and works again once decode is back;
  *  - the links of a container are capped (dma_entry_limit): a MAP_DMA past
- *    the cap fails with ENOSPC and maps nothing.
+ *    the cap fails with ENOSPC and maps nothing (type1's knob: an IOAS is
+ *    not bound by it, and maps the same range).
  *
- * Each test runs for VFIO_TYPE1_IOMMU and VFIO_TYPE1v2_IOMMU.
+ * Each test runs in every IOMMU mode (vfio_p2p_iommu_modes.h): a
+ * VFIO_TYPE1_IOMMU and a VFIO_TYPE1v2_IOMMU container, and iommufd (cdev +
+ * IOAS), where MAP_DMA and UNMAP_DMA are IOMMU_IOAS_MAP and _UNMAP and a
+ * bad request fails with iommufd's errno where it has its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +47,7 @@
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_util.h"
 
 #define PG		4096UL
@@ -69,13 +75,13 @@ FIXTURE_VARIANT(map) {
 	int iommu_type;
 };
 
-FIXTURE_VARIANT_ADD(map, type1) {
-	.iommu_type = VFIO_TYPE1_IOMMU,
-};
+#define VFIO_P2P_MODES_FIXTURE map
+#include "vfio_p2p_iommu_modes.h"
 
-FIXTURE_VARIANT_ADD(map, type1v2) {
-	.iommu_type = VFIO_TYPE1v2_IOMMU,
-};
+static bool is_ufd(int iommu_type)
+{
+	return iommu_type == VFIO_P2P_IOMMUFD;
+}
 
 static int set_strict(bool on)
 {
@@ -274,6 +280,16 @@ TEST_F_TIMEOUT(map, foreign_pfnmap, 120)
 	/* strict_mmio_maps=N: the legacy page-table walk maps it. */
 	ASSERT_EQ(0, set_strict(false));
 	self->restore_strict = true;
+	if (is_ufd(variant->iommu_type)) {
+		/* type1's knob: iommufd still will not pin a PFNMAP. */
+		ASSERT_EQ(-EFAULT, vfio_p2p_map(c->container, res, IOVA_ERR,
+						4 * PG, RW));
+		ASSERT_EQ(0, set_strict(true));
+		self->restore_strict = false;
+		does_not_land(_metadata, c, IOVA_ERR, res, off);
+		munmap(res, 4 * PG);
+		return;
+	}
 	ASSERT_EQ(0, vfio_p2p_map(c->container, res, IOVA_ERR, 4 * PG, RW));
 	ASSERT_EQ(0, set_strict(true));
 	self->restore_strict = false;
@@ -320,7 +336,8 @@ TEST_F_TIMEOUT(map, bad_requests_leave_nothing_mapped, 180)
 		      0x70000 + 3 * PG);
 
 	/* iova + size wrapping around. */
-	ASSERT_EQ(-EINVAL, vfio_p2p_map(c->container, bar, ~0ULL - PG + 1, 2 * PG, RW));
+	ASSERT_EQ(is_ufd(variant->iommu_type) ? -EOVERFLOW : -EINVAL,
+		  vfio_p2p_map(c->container, bar, ~0ULL - PG + 1, 2 * PG, RW));
 
 	/* Misaligned vaddr, iova or size. */
 	ASSERT_EQ(-EINVAL, vfio_p2p_map(c->container, bar + 1, IOVA_ERR + 0x300000, PG, RW));
@@ -341,7 +358,8 @@ TEST_F_TIMEOUT(map, bad_requests_leave_nothing_mapped, 180)
 	round_trip(_metadata, c, IOVA_BAR + size - PG, bar + size - PG, size - PG);
 
 	/* UNMAP_ALL returns exactly what was mapped: the failures left nothing. */
-	ASSERT_EQ(1, ioctl(c->container, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL));
+	if (!is_ufd(variant->iommu_type))
+		ASSERT_EQ(1, ioctl(c->container, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL));
 	ASSERT_EQ((int64_t)mapped,
 		  vfio_p2p_unmap(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL));
 }
@@ -463,10 +481,18 @@ TEST_F_TIMEOUT(map, link_limit, 120)
 	for (i = 1; i < LINKS + 1; i += 2)
 		ASSERT_EQ(0, mprotect(bar + i * PG, PG, PROT_READ));
 
-	ASSERT_EQ(-ENOSPC, vfio_p2p_map(c->container, bar, IOVA_LIMIT, len,
-					VFIO_DMA_MAP_FLAG_READ));
-	/* Nothing of it stayed mapped. */
-	ASSERT_EQ(0, vfio_p2p_unmap(c->container, IOVA_LIMIT, len, 0));
+	if (is_ufd(variant->iommu_type)) {
+		/* type1's cap: the IOAS maps all LINKS + 1 VMAs, one area each. */
+		ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_LIMIT, len,
+					  VFIO_DMA_MAP_FLAG_READ));
+		ASSERT_EQ((int64_t)len, vfio_p2p_unmap(c->container, IOVA_LIMIT,
+						       len, 0));
+	} else {
+		ASSERT_EQ(-ENOSPC, vfio_p2p_map(c->container, bar, IOVA_LIMIT, len,
+						VFIO_DMA_MAP_FLAG_READ));
+		/* Nothing of it stayed mapped. */
+		ASSERT_EQ(0, vfio_p2p_unmap(c->container, IOVA_LIMIT, len, 0));
+	}
 	ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_LIMIT, len - PG,
 				  VFIO_DMA_MAP_FLAG_READ));
 	for (i = 0; i < LINKS; i += 21) {

@@ -172,6 +172,35 @@ int vfio_p2p_dev_reopen(struct vfio_p2p_dev *dev)
 	return dev->fd;
 }
 
+int vfio_p2p_container_open_mode(int iommu_type)
+{
+	uint32_t ioas;
+
+	if (iommu_type == VFIO_P2P_IOMMUFD)
+		return vfio_p2p_iommufd_open(&ioas);
+	return vfio_p2p_container_open();
+}
+
+void vfio_p2p_container_close(int container)
+{
+	uint32_t ioas;
+
+	if (vfio_p2p_iommufd_ioas(container, &ioas))
+		vfio_p2p_iommufd_close(container);
+	else if (container >= 0)
+		close(container);
+}
+
+int vfio_p2p_dev_join(struct vfio_p2p_dev *dev, const char *bdf, int container,
+		      int iommu_type)
+{
+	uint32_t ioas;
+
+	if (vfio_p2p_iommufd_ioas(container, &ioas))
+		return vfio_p2p_cdev_open(dev, bdf, container, ioas);
+	return vfio_p2p_dev_open(dev, bdf, container, iommu_type);
+}
+
 int vfio_p2p_region_info(struct vfio_p2p_dev *dev, int index,
 			 struct vfio_p2p_region *region)
 {
@@ -539,8 +568,6 @@ int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
 
 void vfio_p2p_ctx_close(struct vfio_p2p_ctx *c)
 {
-	uint32_t ioas;
-
 	if (c->bar2.map && c->bar2.map != MAP_FAILED)
 		munmap(c->bar2.map, c->bar2.size);
 	if (c->ram != MAP_FAILED)
@@ -549,10 +576,7 @@ void vfio_p2p_ctx_close(struct vfio_p2p_ctx *c)
 		munmap(c->edu_regs, getpagesize());
 	vfio_p2p_dev_close(&c->shm);
 	vfio_p2p_dev_close(&c->edu);
-	if (vfio_p2p_iommufd_ioas(c->container, &ioas))
-		vfio_p2p_iommufd_close(c->container);
-	else if (c->container >= 0)
-		close(c->container);
+	vfio_p2p_container_close(c->container);
 	c->container = -1;
 }
 
@@ -659,7 +683,8 @@ void vfio_p2p_report_holders(void)
 			if (!strncmp(target, "/dev/vfio/", 10) && target[10] >= '0' &&
 			    target[10] <= '9')
 				groups++;
-			else if (strstr(target, "[vfio-device]"))
+			else if (strstr(target, "[vfio-device]") ||
+				 !strncmp(target, "/dev/vfio/devices/", 18))
 				devices++;
 		}
 		closedir(fds);

@@ -69,6 +69,22 @@ void vfio_p2p_dev_close(struct vfio_p2p_dev *dev);
 /* Get a new device fd after the last one closed (a new session): fd or -errno. */
 int vfio_p2p_dev_reopen(struct vfio_p2p_dev *dev);
 
+/*
+ * A container of @iommu_type for vfio_p2p_dev_join(): /dev/vfio/vfio (its
+ * type is set as its first group joins) or, for VFIO_P2P_IOMMUFD, an
+ * iommufd with an IOAS of its own.  fd or -errno; vfio_p2p_container_close()
+ * closes either.
+ */
+int vfio_p2p_container_open_mode(int iommu_type);
+void vfio_p2p_container_close(int container);
+/*
+ * Open @bdf into @container in its mode: vfio_p2p_dev_open() (@iommu_type
+ * for the first group of a type1 container, else 0), or when @container is
+ * an iommufd, vfio_p2p_cdev_open() attached to its IOAS.
+ */
+int vfio_p2p_dev_join(struct vfio_p2p_dev *dev, const char *bdf, int container,
+		      int iommu_type);
+
 int vfio_p2p_region_info(struct vfio_p2p_dev *dev, int index,
 			 struct vfio_p2p_region *region);
 /* mmap @len bytes of a region at @offset in it; MAP_FAILED on error. */
@@ -165,7 +181,7 @@ int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **
 /* vfio_p2p_dev_open(), waiting as vfio_p2p_ctx_open_wait() does. */
 int vfio_p2p_dev_open_wait(struct vfio_p2p_dev *dev, const char *bdf, int container,
 			   int iommu_type, int wait_s);
-/* Print on stderr every process holding a vfio group or device fd. */
+/* Print on stderr every process holding a vfio group or device fd (or cdev). */
 void vfio_p2p_report_holders(void);
 
 /* Read a sysfs file into @buf (NUL-terminated), or write @val to one: 0 or -errno. */
