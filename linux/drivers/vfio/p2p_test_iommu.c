@@ -33,6 +33,7 @@
  * domain is attached; a domain's entries are guarded by the xarray's lock.
  */
 #include <linux/debugfs.h>
+#include <linux/error-injection.h>
 #include <linux/init.h>
 #include <linux/iommu.h>
 #include <linux/list.h>
@@ -231,6 +232,16 @@ static int p2p_ti_map_pages(struct iommu_domain *domain, unsigned long iova,
 	*mapped += done;
 	return ret;
 }
+
+/*
+ * A map call may fail as a hardware IOMMU's does when it cannot allocate a
+ * page-table page: -ENOMEM with nothing mapped.  fail_function (and with it
+ * /proc/<pid>/fail-nth) may fail any one call this way, so that a test
+ * reaches every map call of a P2P path, not only those that happen to
+ * allocate an xarray node.  The override returns before *mapped is touched,
+ * which is what a failure with nothing mapped leaves.
+ */
+ALLOW_ERROR_INJECTION(p2p_ti_map_pages, ERRNO);
 
 static size_t p2p_ti_unmap_pages(struct iommu_domain *domain,
 				 unsigned long iova, size_t pgsize,
