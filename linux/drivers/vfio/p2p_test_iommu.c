@@ -26,13 +26,15 @@
  * ("mappings", "stats"), the client's refused DMA ("faults") and takes a
  * fault-injection count ("fail_map": fail that many map calls with
  * -ENOMEM; "fail_iova": only calls whose range holds that IOVA count, all
- * of them when it is ~0).  "freed_mapped_pages" counts the entries still
+ * of them when it is ~0; and each map call is a fail-nth site, see
+ * p2p_ti_fail_nth_here()).  "freed_mapped_pages" counts the entries still
  * mapped in the instance's domains when they were freed, so a test can see
  * what a failed attach left behind in a domain it can no longer read.
  * Locking: ti->lock guards the instance's domain list and which
  * domain is attached; a domain's entries are guarded by the xarray's lock.
  */
 #include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <linux/init.h>
 #include <linux/iommu.h>
 #include <linux/list.h>
@@ -182,6 +184,30 @@ static void p2p_ti_violation(struct p2p_ti_domain *d)
 	atomic64_inc(&d->violations);
 }
 
+/*
+ * Every map call is a fault-injection site of its own, which only
+ * /proc/<pid>/fail-nth arms (the attribute's probability stays 0): the call
+ * then fails as a hardware IOMMU's does when it cannot allocate a page-table
+ * page, -ENOMEM with nothing mapped, so that a test reaches each map call of
+ * a P2P path, not only those that happen to allocate an xarray node.  Not
+ * ALLOW_ERROR_INJECTION and fail_function: on x86 their kprobe runs from
+ * the int3 trap, which is not task context, and fail-nth counts only sites
+ * reached in task context.
+ */
+#ifdef CONFIG_FAULT_INJECTION
+static DECLARE_FAULT_ATTR(p2p_ti_fail_nth);
+
+static bool p2p_ti_fail_nth_here(void)
+{
+	return should_fail_ex(&p2p_ti_fail_nth, 1, FAULT_NOWARN);
+}
+#else
+static bool p2p_ti_fail_nth_here(void)
+{
+	return false;
+}
+#endif
+
 /* Does fault injection aim at a map call of [@iova, @iova + @len)? */
 static bool p2p_ti_fail_here(struct p2p_ti *ti, unsigned long iova, size_t len)
 {
@@ -200,8 +226,9 @@ static int p2p_ti_map_pages(struct iommu_domain *domain, unsigned long iova,
 	int ret;
 
 	atomic64_inc(&d->map_calls);
-	if (p2p_ti_fail_here(d->ti, iova, len) &&
-	    atomic_add_unless(&d->ti->fail_map, -1, 0)) {
+	if ((p2p_ti_fail_here(d->ti, iova, len) &&
+	     atomic_add_unless(&d->ti->fail_map, -1, 0)) ||
+	    p2p_ti_fail_nth_here()) {
 		pr_info("p2p-test-iommu%u: domain %u: injected -ENOMEM, map of IOVA %#lx\n",
 			d->ti->id, d->id, iova);
 		return -ENOMEM;

@@ -41,6 +41,11 @@ static int client_group(int instance)
 	return slash ? atoi(slash + 1) : -EINVAL;
 }
 
+int p2p_ti_group(int instance)
+{
+	return client_group(instance);
+}
+
 int p2p_ti_present(int instance)
 {
 	char path[PATH_MAX], link[PATH_MAX];

@@ -61,6 +61,8 @@ struct p2p_ti_dev {
 	uint64_t region;		/* offset of region 0 in the device fd */
 };
 
+/* The IOMMU group number of @instance's client, or -errno. */
+int p2p_ti_group(int instance);
 /* 0 if instance @instance exists with its client bound to vfio, else -ENODEV. */
 int p2p_ti_present(int instance);
 /*
