@@ -63,7 +63,7 @@
 #define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 /* A slice of BAR2, so that each pass is cheap. */
 #define IOVA_BAR	0x40000000ULL
-#define BAR_OFF		0x200000UL
+#define BAR_OFF		0xb00000UL
 #define BAR_LEN		0x10000UL
 /* [BAR part][RAM][BAR part] */
 #define IOVA_MIX	0x80000000ULL
