@@ -38,10 +38,12 @@ command -v debootstrap >/dev/null ||
 command -v mkfs.ext4 >/dev/null || die "no mkfs.ext4 (e2fsprogs)"
 
 mkdir -p "$work" "$run"
-tarball=$work/bookworm-$K.tgz
-include=linux-image-$K,systemd-sysv,udev,kmod,pciutils,isc-dhcp-client,ifupdown
+tarball=$work/bookworm.tgz
+# The kernel is not in bookworm's own suite (it came with a point release and
+# security updates): apt-get installs it in the chroot, from every suite.
+include=systemd-sysv,udev,kmod,pciutils,isc-dhcp-client,ifupdown,initramfs-tools
 if [ ! -f "$tarball" ]; then
-	say "debootstrap --make-tarball (downloads Debian 12 and linux-image-$K once)"
+	say "debootstrap --make-tarball (downloads Debian 12 once)"
 	rm -rf "$work/dl"
 	debootstrap --make-tarball="$tarball.tmp" --include="$include" \
 		bookworm "$work/dl" "$MIRROR" >"$work/debootstrap-dl.log" 2>&1 ||
@@ -57,11 +59,6 @@ rm -rf "$root"
 debootstrap --unpack-tarball="$tarball" --include="$include" \
 	bookworm "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 ||
 	{ tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
-[ -f "$root/boot/vmlinuz-$K" ] || die "no /boot/vmlinuz-$K in the machine"
-[ -f "$root/boot/initrd.img-$K" ] || die "no /boot/initrd.img-$K in the machine"
-[ "$(chroot "$root" dpkg-query -W -f='${Version}' "linux-image-$K")" = "$V" ] ||
-	die "the machine's linux-image-$K is not $V"
-
 echo dkms-vm >"$root/etc/hostname"
 echo '/dev/vda / ext4 defaults 0 1' >"$root/etc/fstab"
 cat >"$root/etc/apt/sources.list" <<EOF
@@ -76,6 +73,22 @@ auto eth0
 iface eth0 inet dhcp
 EOF
 passwd -R "$root" -d root >/dev/null
+# The kernel image, from apt's cache on later runs.
+mkdir -p "$work/debs"
+cp "$work"/debs/*.deb "$root/var/cache/apt/archives/" 2>/dev/null || true
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+for m in proc sys dev; do mount --bind "/$m" "$root/$m"; done
+trap 'umount -R "$root/proc" "$root/sys" "$root/dev" 2>/dev/null || true' EXIT
+say "apt-get install linux-image-$K=$V in the machine"
+chroot "$root" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	--no-install-recommends linux-image-$K=$V" >"$work/kernel-install.log" 2>&1 ||
+	{ tail -20 "$work/kernel-install.log" >&2; die "installing linux-image-$K failed"; }
+cp "$root"/var/cache/apt/archives/linux-image-*.deb "$work/debs/" 2>/dev/null || true
+chroot "$root" apt-get clean
+umount "$root/proc" "$root/sys" "$root/dev"
+trap - EXIT
+[ -f "$root/boot/vmlinuz-$K" ] || die "no /boot/vmlinuz-$K in the machine"
+[ -f "$root/boot/initrd.img-$K" ] || die "no /boot/initrd.img-$K in the machine"
 git clone -q --no-hardlinks "$repo" "$root/root/vfio-p2p"
 git -C "$root/root/vfio-p2p" log --oneline -1 >"$run/commit"
 install -m 755 "$repo/rig/guest/dkms-vm-trial.sh" "$root/root/trial.sh"
