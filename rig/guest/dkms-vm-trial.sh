@@ -39,9 +39,12 @@ run_line() {	# run_line LINE
 	[ "$cmd" != "$line" ] && want=$(sed 's/^ *# *//' <<<"${line#"$cmd"}")
 	echo "TRIAL-CMD: # $line"
 	# A user at a terminal answers apt-get's "Do you want to continue?".
-	out=$(yes | DEBIAN_FRONTEND=noninteractive bash -c "$cmd" 2>&1)
+	# Streamed to the console as it comes (a long make shows its progress).
+	yes | DEBIAN_FRONTEND=noninteractive bash -c "$cmd" >/tmp/out 2>&1 &
+	tail -q --pid=$! -f /tmp/out
+	wait $!
 	rc=$?
-	printf '%s\n' "$out"
+	out=$(cat /tmp/out)
 	tap "$rc" "\`$cmd\` exits 0 (got $rc)"
 	if [ -n "$want" ] && [ -n "$out" ] && [ "$(wc -l <<<"$out")" = 1 ]; then
 		# shellcheck disable=SC2053
@@ -53,6 +56,11 @@ run_line() {	# run_line LINE
 in_block() { awk -F'\t' -v b="$1" '$1 == b { sub(/^[^\t]*\t/, ""); print }' <<<"$blocks"; }
 
 dpkg-query -W -f='${Package}\n' | sort >/tmp/pkgs.before
+# The archive must be reachable through QEMU's user network.
+ip -4 addr show eth0 | sed 's/^/net: /'
+getent hosts deb.debian.org | sed 's/^/net: /'
+timeout 120 apt-get update -q >/tmp/update 2>&1
+tap "$?" "apt-get update reaches Debian's archive from the machine ($(tail -1 /tmp/update))"
 while IFS= read -r line; do run_line "$line"; done < <(in_block 1)
 
 # What the install promises, beyond the README's comments.
