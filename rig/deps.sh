@@ -12,7 +12,7 @@ pkgs=(gcc make flex bison bc libelf-dev libssl-dev cpio kmod busybox-static
       qemu-system-x86 quilt ccache xz-utils python3 perl rsync git gnuplot-nox
       ca-certificates python3-ply python3-git python3-docutils gdb
       gcc-aarch64-linux-gnu dkms dh-dkms debhelper)
-[ "$set" = dkms ] && pkgs=(make git quilt xz-utils dkms dh-dkms debhelper)
+[ "$set" = dkms ] && pkgs=(make git quilt xz-utils build-essential dkms dh-dkms debhelper)
 
 have_all() {
 	local p
