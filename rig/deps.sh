@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Install every package the rig needs to build and boot, from Debian's archive.
-# Usage: deps.sh PINNED_LINUX_SOURCE_VERSION STAMP
+# Usage: deps.sh PINNED_LINUX_SOURCE_VERSION STAMP [dkms]
+# With "dkms" (make dkms alone): only what making the DKMS package needs, so
+# that a machine that installs it gets no QEMU or cross compiler.
 # The linux-source-6.12 version is pinned by the Makefile; when it has left the
 # archive we fall back to the newest 6.12 and say so loudly.
 set -euo pipefail
-pin=$1 stamp=$2
+pin=$1 stamp=$2 set=${3:-all}
 
 pkgs=(gcc make flex bison bc libelf-dev libssl-dev cpio kmod busybox-static
       qemu-system-x86 quilt ccache xz-utils python3 perl rsync git gnuplot-nox
       ca-certificates python3-ply python3-git python3-docutils gdb
       gcc-aarch64-linux-gnu dkms dh-dkms debhelper)
+[ "$set" = dkms ] && pkgs=(make git quilt xz-utils build-essential dkms dh-dkms debhelper)
 
 have_all() {
 	local p
