@@ -36,6 +36,8 @@ die() { echo "rig: dkms-vm: error: $*" >&2; exit 1; }
 command -v debootstrap >/dev/null ||
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
 command -v mkfs.ext4 >/dev/null || die "no mkfs.ext4 (e2fsprogs)"
+command -v nc >/dev/null ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q netcat-openbsd >/dev/null
 
 mkdir -p "$work" "$run"
 tarball=$work/bookworm.tgz
@@ -73,6 +75,10 @@ auto eth0
 iface eth0 inet dhcp
 EOF
 passwd -R "$root" -d root >/dev/null
+# This workplace lets QEMU's user network (slirp) reach no archive, but a
+# host process may: the machine's deb.debian.org is 10.0.2.100, which QEMU
+# forwards to nc on the host (guestfwd), one nc per connection.
+echo '10.0.2.100 deb.debian.org' >>"$root/etc/hosts"
 # The kernel image, from apt's cache on later runs.
 mkdir -p "$work/debs"
 cp "$work"/debs/*.deb "$root/var/cache/apt/archives/" 2>/dev/null || true
@@ -126,7 +132,7 @@ timeout "${DKMS_VM_TIMEOUT:-5400}" qemu-system-x86_64 \
 	-kernel "$root/boot/vmlinuz-$K" -initrd "$root/boot/initrd.img-$K" \
 	-append "root=/dev/vda rw console=ttyS0 net.ifnames=0 intel_iommu=on panic=10" \
 	-drive file="$img",if=virtio,format=raw,cache=unsafe \
-	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+	-netdev "user,id=n0,guestfwd=tcp:10.0.2.100:80-cmd:nc deb.debian.org 80" -device virtio-net-pci,netdev=n0 \
 	-device edu \
 	-object memory-backend-file,id=shm,mem-path="$ivshmem",size=16M,share=on \
 	-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1 \
