@@ -75,10 +75,6 @@ auto eth0
 iface eth0 inet dhcp
 EOF
 passwd -R "$root" -d root >/dev/null
-# This workplace lets QEMU's user network (slirp) reach no archive, but a
-# host process may: the machine's deb.debian.org is 10.0.2.100, which QEMU
-# forwards to nc on the host (guestfwd), one nc per connection.
-echo '10.0.2.100 deb.debian.org' >>"$root/etc/hosts"
 # The kernel image, from apt's cache on later runs.
 mkdir -p "$work/debs"
 cp "$work"/debs/*.deb "$root/var/cache/apt/archives/" 2>/dev/null || true
@@ -114,6 +110,11 @@ WantedBy=multi-user.target
 EOF
 ln -sf /etc/systemd/system/vfio-p2p-trial.service \
 	"$root/etc/systemd/system/multi-user.target.wants/vfio-p2p-trial.service"
+
+# This workplace lets QEMU's user network (slirp) reach no archive, but a
+# host process may: the machine's deb.debian.org is 10.0.2.100, which QEMU
+# forwards to nc on the host (guestfwd), one nc per connection.
+echo '10.0.2.100 deb.debian.org' >>"$root/etc/hosts"
 
 say "making the disk (ext4, sparse)"
 rm -f "$img"
