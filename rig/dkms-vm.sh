@@ -56,8 +56,11 @@ fi
 
 # A fresh machine each run.
 say "debootstrap bookworm into $root"
-umount -R "$root" 2>/dev/null || true
-rm -rf "$root"
+for m in proc sys dev; do
+	! mountpoint -q "$root/$m" || umount -R "$root/$m"
+done
+! mountpoint -q "$root/dev" || die "$root/dev is still mounted"
+rm -rf --one-file-system "$root"
 debootstrap --unpack-tarball="$tarball" --include="$include" \
 	bookworm "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 ||
 	{ tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
