@@ -36,6 +36,8 @@ die() { echo "rig: dkms-vm: error: $*" >&2; exit 1; }
 command -v debootstrap >/dev/null ||
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
 command -v mkfs.ext4 >/dev/null || die "no mkfs.ext4 (e2fsprogs)"
+command -v nc >/dev/null ||
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q netcat-openbsd >/dev/null
 
 mkdir -p "$work" "$run"
 tarball=$work/bookworm.tgz
@@ -54,8 +56,11 @@ fi
 
 # A fresh machine each run.
 say "debootstrap bookworm into $root"
-umount -R "$root" 2>/dev/null || true
-rm -rf "$root"
+for m in proc sys dev; do
+	! mountpoint -q "$root/$m" || umount -R "$root/$m"
+done
+! mountpoint -q "$root/dev" || die "$root/dev is still mounted"
+rm -rf --one-file-system "$root"
 debootstrap --unpack-tarball="$tarball" --include="$include" \
 	bookworm "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 ||
 	{ tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
@@ -109,6 +114,11 @@ EOF
 ln -sf /etc/systemd/system/vfio-p2p-trial.service \
 	"$root/etc/systemd/system/multi-user.target.wants/vfio-p2p-trial.service"
 
+# This workplace lets QEMU's user network (slirp) reach no archive, but a
+# host process may: the machine's deb.debian.org is 10.0.2.100, which QEMU
+# forwards to nc on the host (guestfwd), one nc per connection.
+echo '10.0.2.100 deb.debian.org' >>"$root/etc/hosts"
+
 say "making the disk (ext4, sparse)"
 rm -f "$img"
 truncate -s 24G "$img"
@@ -126,7 +136,7 @@ timeout "${DKMS_VM_TIMEOUT:-5400}" qemu-system-x86_64 \
 	-kernel "$root/boot/vmlinuz-$K" -initrd "$root/boot/initrd.img-$K" \
 	-append "root=/dev/vda rw console=ttyS0 net.ifnames=0 intel_iommu=on panic=10" \
 	-drive file="$img",if=virtio,format=raw,cache=unsafe \
-	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+	-netdev "user,id=n0,guestfwd=tcp:10.0.2.100:80-cmd:nc deb.debian.org 80" -device virtio-net-pci,netdev=n0 \
 	-device edu \
 	-object memory-backend-file,id=shm,mem-path="$ivshmem",size=16M,share=on \
 	-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1 \
