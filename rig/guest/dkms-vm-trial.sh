@@ -67,8 +67,9 @@ timeout 30 bash -c 'exec 3<>/dev/tcp/deb.debian.org/80 &&
 	head -1 <&3' 2>&1 | sed 's/^/net: /'
 echo "net: $(date +%T) done (exit ${PIPESTATUS[0]})"
 timeout 120 apt-get update -q >/tmp/update 2>&1
-echo "net: $(date +%T) apt-get update exit $?"
-tap "$?" "apt-get update reaches Debian's archive from the machine ($(tail -1 /tmp/update))"
+rc=$?
+echo "net: $(date +%T) apt-get update exit $rc"
+tap "$rc" "apt-get update reaches Debian's archive from the machine ($(tail -1 /tmp/update))"
 while IFS= read -r line; do run_line "$line"; done < <(in_block 1)
 
 # What the install promises, beyond the README's comments.
