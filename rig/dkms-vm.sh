@@ -111,6 +111,8 @@ TimeoutStartSec=infinity
 [Install]
 WantedBy=multi-user.target
 EOF
+# The trial writes to ttyS0: a getty there would hang up its writes.
+ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
 ln -sf /etc/systemd/system/vfio-p2p-trial.service \
 	"$root/etc/systemd/system/multi-user.target.wants/vfio-p2p-trial.service"
 

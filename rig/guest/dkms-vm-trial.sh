@@ -59,8 +59,17 @@ dpkg-query -W -f='${Package}\n' | sort >/tmp/pkgs.before
 # The archive must be reachable through QEMU's user network.
 ip -4 addr show eth0 | sed 's/^/net: /'
 getent hosts deb.debian.org | sed 's/^/net: /'
+# One HTTP request by hand first, with the machine's clock around it, so
+# that a stall shows whether it is the network or apt.
+echo "net: $(date +%T) HEAD /debian/dists/bookworm/Release"
+timeout 30 bash -c 'exec 3<>/dev/tcp/deb.debian.org/80 &&
+	printf "HEAD /debian/dists/bookworm/Release HTTP/1.1\r\nHost: deb.debian.org\r\nConnection: close\r\n\r\n" >&3 &&
+	head -1 <&3' 2>&1 | sed 's/^/net: /'
+echo "net: $(date +%T) done (exit ${PIPESTATUS[0]})"
 timeout 120 apt-get update -q >/tmp/update 2>&1
-tap "$?" "apt-get update reaches Debian's archive from the machine ($(tail -1 /tmp/update))"
+rc=$?
+echo "net: $(date +%T) apt-get update exit $rc"
+tap "$rc" "apt-get update reaches Debian's archive from the machine ($(tail -1 /tmp/update))"
 while IFS= read -r line; do run_line "$line"; done < <(in_block 1)
 
 # What the install promises, beyond the README's comments.
