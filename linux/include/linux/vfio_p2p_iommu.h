@@ -66,6 +66,9 @@ static inline bool vfio_vma_permits(struct vm_area_struct *vma, int prot)
  *
  * Device memory (a BAR) has no struct page, or a reserved one: nothing to
  * pin or to account, and nothing the page allocator can hand out again.
+ * The one test of that: type1 asks it of every pfn it pins or puts, and
+ * the tracker of the ends of a run it is given.  A driver that reserves a
+ * compound page reserves each of its pages, so a pfn stands for its page.
  *
  * Return: true for such a pfn, false for a page of RAM.
  */
