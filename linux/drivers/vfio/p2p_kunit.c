@@ -36,6 +36,7 @@
 #include <kunit/device.h>
 #include <kunit/test.h>
 #include <linux/anon_inodes.h>
+#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/kthread.h>
@@ -1302,6 +1303,100 @@ static void p2p_track_space_fini(struct kunit *test)
 	vfio_p2p_unmap_links(&fs->space, &owner);
 }
 
+struct fini_race {
+	struct notifier_block nb;	/* after the peer's, on the same chain */
+	struct fake_vdev *fake;
+	struct fake_space *fs;
+	struct completion in_release;	/* the chain is inside RELEASE */
+	struct completion go;		/* let the chain return */
+	struct completion closed;
+	struct completion fini_done;
+};
+
+static int fini_race_listen(struct notifier_block *nb, unsigned long event,
+			    void *data)
+{
+	struct fini_race *r = container_of(nb, struct fini_race, nb);
+
+	if (event == VFIO_DEVICE_EVENT_RELEASE) {
+		complete(&r->in_release);
+		wait_for_completion(&r->go);
+	}
+	return NOTIFY_OK;
+}
+
+static int fini_race_close(void *data)
+{
+	struct fini_race *r = data;
+
+	fake_close(r->fake);
+	complete(&r->closed);
+	return 0;
+}
+
+static int fini_race_fini(void *data)
+{
+	struct fini_race *r = data;
+
+	vfio_p2p_space_fini(&r->fs->space);
+	complete(&r->fini_done);
+	return 0;
+}
+
+/*
+ * A backend frees its space once vfio_p2p_space_fini() returns, so that
+ * must wait for a RELEASE callback of a peer that RELEASE already took off
+ * the space: the callback may still be unlocking space->lock.  A second
+ * listener holds the chain inside RELEASE, after the peer's callback.
+ */
+static void p2p_track_fini_waits_for_release(struct kunit *test)
+{
+	struct fake_vdev *fake = test->priv;
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct fini_race r = {
+		.nb.notifier_call = fini_race_listen, .fake = fake, .fs = fake->fs,
+	};
+	struct task_struct *t;
+	unsigned long early;
+	LIST_HEAD(owner);
+
+	init_completion(&r.in_release);
+	init_completion(&r.go);
+	init_completion(&r.closed);
+	init_completion(&r.fini_done);
+	KUNIT_ASSERT_EQ(test, track_map(r.fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
+	vfio_p2p_unmap_links(&r.fs->space, &owner);
+	KUNIT_ASSERT_EQ(test, vfio_device_register_notifier(&fake->vdev, &r.nb), 0);
+
+	t = kthread_run(fini_race_close, &r, "p2p-kunit-close");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	if (!wait_for_completion_timeout(&r.in_release, 5 * HZ)) {
+		complete(&r.go);
+		wait_for_completion(&r.closed);
+		vfio_device_unregister_notifier(&fake->vdev, &r.nb);
+		KUNIT_FAIL(test, "no RELEASE at the last close");
+		return;
+	}
+	KUNIT_EXPECT_TRUE(test, list_empty(&r.fs->space.peers));
+
+	t = kthread_run(fini_race_fini, &r, "p2p-kunit-fini");
+	if (IS_ERR(t)) {
+		complete(&r.go);
+		wait_for_completion(&r.closed);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+		return;
+	}
+	early = wait_for_completion_timeout(&r.fini_done, HZ / 5);
+	KUNIT_EXPECT_FALSE_MSG(test, early,
+			       "vfio_p2p_space_fini() returned while a RELEASE callback ran");
+	complete(&r.go);
+	wait_for_completion(&r.closed);
+	if (!early)
+		KUNIT_EXPECT_TRUE(test, wait_for_completion_timeout(&r.fini_done, 5 * HZ));
+	vfio_device_unregister_notifier(&fake->vdev, &r.nb);
+}
+
 static struct kunit_case vfio_p2p_track_cases[] = {
 	KUNIT_CASE(p2p_track_revoke_restore),
 	KUNIT_CASE(p2p_track_release_kills),
@@ -1311,6 +1406,7 @@ static struct kunit_case vfio_p2p_track_cases[] = {
 	KUNIT_CASE(p2p_track_reopened_peer),
 	KUNIT_CASE(p2p_track_peer_outlives_links),
 	KUNIT_CASE(p2p_track_space_fini),
+	KUNIT_CASE(p2p_track_fini_waits_for_release),
 	KUNIT_CASE(p2p_track_peer_not_kept),
 	{}
 };

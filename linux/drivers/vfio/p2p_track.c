@@ -565,8 +565,11 @@ EXPORT_SYMBOL_GPL(vfio_p2p_unmap_links);
  * that mapping the same device again costs no allocation, registration or
  * device reference.  Such a backend calls this before it frees the space
  * (for any other it is a no-op, as it has no peer left): each peer still on it
- * is unregistered (once this returns no callback of the peer runs) and its
- * device and module references go from the tracker's work item.  Called
+ * is unregistered and its device and module references go from the
+ * tracker's work item.  Once this returns, no callback of a peer of the
+ * space runs: not of those still on it, and not of one that a RELEASE took
+ * off it and whose callback has yet to return (and drop space->lock, which
+ * mutex_unlock() may still touch after another task took it).  Called
  * with no lock a device notifier callback takes (no space lock); it never
  * drops a device reference itself, so it may run under the backend's lock.
  * The space may be used again afterwards.
@@ -584,6 +587,11 @@ void vfio_p2p_space_fini(struct vfio_p2p_space *space)
 	}
 	mutex_unlock(&space->lock);
 	peers_free(&dead);
+	/*
+	 * A RELEASE that took a peer off before the lock above queued its
+	 * free, whose unregistration waits for the callback to return.
+	 */
+	flush_workqueue(vfio_p2p_wq);
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_space_fini);
 
