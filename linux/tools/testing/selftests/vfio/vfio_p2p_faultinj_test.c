@@ -46,8 +46,9 @@
  * (VFIO_GROUP_GET_DEVICE_FD) and mmap of the BAR, which no IOMMU mode
  * changes.  Last, in each mode, the peer's unbind from vfio-pci must
  * complete (no reference leaked by a failed path), and the number of sites
- * reached is reported per path and mode, and in all.  The rig's kmemleak scan and report check after the run
- * judge the rest (rig/guest/init, rig/summary.py).
+ * reached is reported per path and mode, and in all.  The rig's kmemleak
+ * scan and report check after the run judge the rest (rig/guest/init,
+ * rig/summary.py).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -71,7 +71,7 @@
 #define IOVA_BASE	0x100000000ULL	/* the fuzzer's IOVAs: 64 slots of 16 MiB */
 #define IOVA_SLOTS	64
 #define IOVA_SLOT	(16 * MIB)
-#define MAX_RANGES	256
+#define MAX_RANGES	1024
 #define DEFAULT_STEPS	1500
 #define NR_REGIONS	10
 /* Where in the BAR the closing DMA writes: no other program's host check. */
@@ -487,7 +487,7 @@ static void model_drop(struct fuzz *f, int i)
 /*
  * iopt_unmap_iova_range() on the model: removes the areas inside [iova,
  * last] in IOVA order up to the first it covers in part; the bytes removed,
- * and ENOENT for that part (0 if none).
+ * and -ENOENT for that part (0 if none).
  */
 static int ioas_model_unmap(struct fuzz *f, uint64_t iova, uint64_t last,
 			    uint64_t *unmapped)
@@ -499,7 +499,7 @@ static int ioas_model_unmap(struct fuzz *f, uint64_t iova, uint64_t last,
 		uint64_t a_last = f->m[i].iova + f->m[i].size - 1;
 
 		if (f->m[i].iova < iova || a_last > last)
-			return ENOENT;
+			return -ENOENT;
 		*unmapped += f->m[i].size;
 		model_drop(f, i);
 		if (a_last >= last)
@@ -599,56 +599,61 @@ static bool ioas_map(struct __test_metadata *_metadata, struct fuzz *f,
 static bool ioas_unmap(struct __test_metadata *_metadata, struct fuzz *f,
 		       unsigned long step)
 {
-	struct iommu_ioas_unmap u;
-	uint64_t want = 0, last;
+	struct {
+		struct iommu_ioas_unmap u;
+		uint64_t tail;		/* zero: a longer struct size is fine */
+	} a = { .tail = 0 };
+	struct iommu_ioas_unmap *u = &a.u;
+	uint64_t want = 0, iova, len;
 	int err, merr = 0, i;
-	bool bad, all;
+	bool bad;
 
-	ioas_header(f, &u.size, &u.ioas_id, sizeof(u));
-	u.iova = pick(f, 3) || !f->nm ? draw_iova(f) : f->m[pick(f, f->nm)].iova;
-	i = model_find(f, u.iova);
-	u.length = pick(f, 3) || i < 0 ? draw_size(f, NULL, 0) : f->m[i].size;
+	ioas_header(f, &u->size, &u->ioas_id, sizeof(*u));
+	iova = pick(f, 3) || !f->nm ? draw_iova(f) : f->m[pick(f, f->nm)].iova;
+	i = model_find(f, iova);
+	len = pick(f, 3) || i < 0 ? draw_size(f, NULL, 0) : f->m[i].size;
 	if (!pick(f, 12)) {
 		/* All, or a near miss of it. */
-		u.iova = pick(f, 2) ? 0 : PG;
-		u.length = UINT64_MAX - pick(f, 2);
+		iova = pick(f, 2) ? 0 : PG;
+		len = UINT64_MAX - pick(f, 2);
 	}
-	all = !u.iova && u.length == UINT64_MAX;
-	bad = u.size < sizeof(u) || u.ioas_id != f->ioas;
-	err = ioas_ioctl(f, IOMMU_IOAS_UNMAP, &u, 1);
+	u->iova = iova;
+	u->length = len;
+	bad = u->size < sizeof(*u) || u->ioas_id != f->ioas;
+	/* The model says what iommufd does, including what a failure unmapped. */
+	if (bad)
+		merr = -1;
+	else if (!iova && len == UINT64_MAX)
+		merr = -ioas_model_unmap(f, 0, UINT64_MAX, &want);
+	else if (iova >= UINT64_MAX || len >= UINT64_MAX)
+		merr = EOVERFLOW;
+	else if (!len)
+		merr = EINVAL;
+	else if (iova + len - 1 < iova)
+		merr = EOVERFLOW;
+	else
+		merr = -ioas_model_unmap(f, iova, iova + len - 1, &want);
+	if (!bad && !merr && !want && (iova || len != UINT64_MAX))
+		merr = ENOENT;		/* nothing unmapped, but for all */
+	err = ioas_ioctl(f, IOMMU_IOAS_UNMAP, &a, 1);
 	if (err && !ioas_errno_ok(err)) {
 		TH_LOG("step %lu: IOAS_UNMAP iova %#llx length %#llx: unexpected %s",
-		       step, (unsigned long long)u.iova, (unsigned long long)u.length,
+		       step, (unsigned long long)iova, (unsigned long long)len,
 		       strerror(err));
 		return false;
 	}
 	if (bad) {
 		if (!err) {
 			TH_LOG("step %lu: IOAS_UNMAP with size %u ioas %u succeeded",
-			       step, u.size, u.ioas_id);
+			       step, u->size, u->ioas_id);
 			return false;
 		}
 		return true;
 	}
-	/* The model says what iommufd does, including what a failure unmapped. */
-	if (all) {
-		last = UINT64_MAX;
-		merr = ioas_model_unmap(f, 0, last, &want);
-	} else if (u.iova >= UINT64_MAX || u.length >= UINT64_MAX) {
-		merr = EOVERFLOW;
-	} else if (!u.length) {
-		merr = EINVAL;
-	} else if (u.iova + u.length - 1 < u.iova) {
-		merr = EOVERFLOW;
-	} else {
-		merr = ioas_model_unmap(f, u.iova, u.iova + u.length - 1, &want);
-		if (!merr && !want)
-			merr = ENOENT;
-	}
-	if (err != merr || (!err && u.length != want)) {
+	if (err != merr || (!err && u->length != want)) {
 		TH_LOG("step %lu: IOAS_UNMAP iova %#llx length %#llx: %s, %#llx; %s %s, %#llx",
-		       step, (unsigned long long)u.iova, (unsigned long long)u.length,
-		       err ? strerror(err) : "ok", err ? 0ULL : (unsigned long long)u.length,
+		       step, (unsigned long long)iova, (unsigned long long)len,
+		       err ? strerror(err) : "ok", err ? 0ULL : (unsigned long long)u->length,
 		       "the model says", merr ? strerror(merr) : "ok",
 		       (unsigned long long)want);
 		return false;
@@ -691,45 +696,49 @@ static int model_cover(struct fuzz *f, uint64_t iova, uint64_t len,
 static bool ioas_copy(struct __test_metadata *_metadata, struct fuzz *f,
 		      unsigned long step)
 {
-	struct iommu_ioas_copy cp;
+	struct {
+		struct iommu_ioas_copy cp;
+		uint64_t tail;
+	} a = { .tail = 0 };
+	struct iommu_ioas_copy *cp = &a.cp;
 	static uint64_t pc[MAX_RANGES][2];
 	int err, n, i, k;
 
-	ioas_header(f, &cp.size, &cp.dst_ioas_id, sizeof(cp));
-	cp.src_ioas_id = pick(f, 24) ? f->ioas : f->ioas + 1 + pick(f, 4);
-	cp.flags = ioas_flags(f);
+	ioas_header(f, &cp->size, &cp->dst_ioas_id, sizeof(*cp));
+	cp->src_ioas_id = pick(f, 24) ? f->ioas : f->ioas + 1 + pick(f, 4);
+	cp->flags = ioas_flags(f);
 	if (f->nm && pick(f, 4)) {
 		k = pick(f, f->nm);
-		cp.src_iova = f->m[k].iova + (pick(f, 4) ? 0 : pick(f, f->m[k].size / PG) * PG);
-		cp.length = pick(f, 4) ? f->m[k].iova + f->m[k].size - cp.src_iova :
+		cp->src_iova = f->m[k].iova + (pick(f, 4) ? 0 : pick(f, f->m[k].size / PG) * PG);
+		cp->length = pick(f, 4) ? f->m[k].iova + f->m[k].size - cp->src_iova :
 					 draw_size(f, NULL, 0);
 	} else {
-		cp.src_iova = draw_iova(f);
-		cp.length = draw_size(f, NULL, 0);
+		cp->src_iova = draw_iova(f);
+		cp->length = draw_size(f, NULL, 0);
 	}
-	cp.dst_iova = draw_iova(f);
-	err = ioas_ioctl(f, IOMMU_IOAS_COPY, &cp, 2);
+	cp->dst_iova = draw_iova(f);
+	err = ioas_ioctl(f, IOMMU_IOAS_COPY, &a, 2);
 	if (err && !ioas_errno_ok(err)) {
 		TH_LOG("step %lu: IOAS_COPY %#llx -> %#llx length %#llx flags %#x: unexpected %s",
-		       step, (unsigned long long)cp.src_iova, (unsigned long long)cp.dst_iova,
-		       (unsigned long long)cp.length, cp.flags, strerror(err));
+		       step, (unsigned long long)cp->src_iova, (unsigned long long)cp->dst_iova,
+		       (unsigned long long)cp->length, cp->flags, strerror(err));
 		return false;
 	}
 	if (err)
 		return true;
-	n = model_cover(f, cp.src_iova, cp.length, pc, MAX_RANGES);
-	if (cp.size < sizeof(cp) || cp.src_ioas_id != f->ioas ||
-	    cp.dst_ioas_id != f->ioas || n < 0) {
+	n = model_cover(f, cp->src_iova, cp->length, pc, MAX_RANGES);
+	if (cp->size < sizeof(*cp) || cp->src_ioas_id != f->ioas ||
+	    cp->dst_ioas_id != f->ioas || n < 0) {
 		TH_LOG("step %lu: IOAS_COPY %#llx length %#llx: %s",
-		       step, (unsigned long long)cp.src_iova, (unsigned long long)cp.length,
+		       step, (unsigned long long)cp->src_iova, (unsigned long long)cp->length,
 		       "succeeded where it must fail");
 		return false;
 	}
 	for (i = 0; i < n; i++) {
-		if (!model_add(f, cp.dst_iova + pc[i][0], pc[i][1])) {
+		if (!model_add(f, cp->dst_iova + pc[i][0], pc[i][1])) {
 			TH_LOG("step %lu: IOAS_COPY to %#llx length %#llx: %s",
-			       step, (unsigned long long)cp.dst_iova,
-			       (unsigned long long)cp.length, "succeeded over a mapped range");
+			       step, (unsigned long long)cp->dst_iova,
+			       (unsigned long long)cp->length, "succeeded over a mapped range");
 			return false;
 		}
 	}
