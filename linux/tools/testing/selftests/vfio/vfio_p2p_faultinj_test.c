@@ -151,6 +151,59 @@ static void fi_knobs(bool on)
 		vfio_p2p_sysfs_write(knobs[i].path, on ? knobs[i].on : knobs[i].off);
 }
 
+/* [start, end) of the kernel function @name, from /proc/kallsyms. */
+static bool sym_range(const char *name, unsigned long *start, unsigned long *end)
+{
+	unsigned long addr, next = ~0UL;
+	char line[256], sym[128], type;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	*start = 0;
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %127s", &addr, &type, sym) == 3 &&
+		    !strcmp(sym, name)) {
+			*start = addr;
+			break;
+		}
+	rewind(f);
+	while (*start && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx", &addr) == 1 && addr > *start && addr < next)
+			next = addr;
+	fclose(f);
+	*end = next;
+	return *start && next != ~0UL;
+}
+
+/*
+ * Keep fail-nth out of iommu_device_release_dma_owner(): when an iommufd
+ * cdev closes, it puts the group's default domain back and WARNs if that
+ * fails (iommu core's "must succeed"), which the intel driver's attach
+ * can under injection.  No P2P path is in it; the sites in it are not
+ * counted either.  Needs CONFIG_FAULT_INJECTION_STACKTRACE_FILTER.
+ */
+static bool fi_reject(bool on)
+{
+	static const char * const attrs[] = { "failslab", "fail_page_alloc", "fail_iommufd" };
+	static unsigned long start, end;
+	char path[96], val[24];
+	bool ok = true;
+	size_t i;
+
+	if (on && !start && !sym_range("iommu_device_release_dma_owner", &start, &end))
+		return false;
+	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
+		snprintf(path, sizeof(path), DBG "/%s/reject-end", attrs[i]);
+		snprintf(val, sizeof(val), "%#lx", on ? end : 0);
+		ok &= !vfio_p2p_sysfs_write(path, val) || i == 2;
+		snprintf(path, sizeof(path), DBG "/%s/reject-start", attrs[i]);
+		snprintf(val, sizeof(val), "%#lx", on ? start : 0);
+		ok &= !vfio_p2p_sysfs_write(path, val) || i == 2;
+	}
+	return ok;
+}
+
 /* Set fault injection up: "" or why it cannot be. */
 static const char *fi_setup(struct fi *s)
 {
@@ -170,6 +223,8 @@ static const char *fi_setup(struct fi *s)
 			return "a fault-injection probability is not 0";
 	}
 	fi_knobs(true);
+	if (!fi_reject(true))
+		return "no fault-injection reject-start (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER)";
 	return "";
 }
 
@@ -210,14 +265,14 @@ static void tally_err(struct tally *t, int err)
 
 /*
  * What a failing path may return for a failed allocation or map call; over
- * iommufd also EINVAL, what its own failure points return (the xarray of
- * pinned pfns and the reserved regions of an attach, in iommufd's pages.c
- * and io_pagetable.c).
+ * iommufd also what its own failure points return: EINVAL (the xarray of
+ * pinned pfns and the reserved regions of an attach, in pages.c and
+ * io_pagetable.c) and ENOENT (the object lookup of every ioctl, in main.c).
  */
 static bool errno_ok(const struct fi *s, int err)
 {
 	return err == ENOMEM || err == EFAULT || err == EAGAIN ||
-	       (s->ifd && err == EINVAL);
+	       (s->ifd && (err == EINVAL || err == ENOENT));
 }
 
 /* What UNMAP of a range with nothing mapped returns. */
@@ -448,6 +503,7 @@ static void fi_teardown(struct fi *s)
 		pwrite(s->nth, "0", 1, 0);
 		close(s->nth);
 		fi_knobs(false);
+		fi_reject(false);
 	}
 	for (i = 0; i < P2P_TI_COUNT; i++)
 		p2p_ti_close(&s->t[i]);
