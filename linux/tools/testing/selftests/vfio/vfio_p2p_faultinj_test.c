@@ -168,9 +168,11 @@ static bool sym_range(const char *name, unsigned long *start, unsigned long *end
 			break;
 		}
 	rewind(f);
-	while (*start && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lx", &addr) == 1 && addr > *start && addr < next)
+	while (*start && fgets(line, sizeof(line), f)) {
+		addr = strtoul(line, NULL, 16);
+		if (addr > *start && addr < next)
 			next = addr;
+	}
 	fclose(f);
 	*end = next;
 	return *start && next != ~0UL;
