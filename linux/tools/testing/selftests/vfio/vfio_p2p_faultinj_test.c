@@ -17,27 +17,38 @@
  * capability is 0, so only fail-nth fails anything, and verbose is 0, so a
  * failure prints nothing the rig would take for a kernel report.
  *
- * One type1v2 container holds edu and the ivshmem peer (Intel IOMMU) and
- * the test IOMMU's clients (one strict domain per instance, read back
- * through debugfs).  After each injected failure:
+ * Each path runs in two IOMMU modes (vfio_p2p_iommu_modes.h; type1 (v1) is
+ * left out: these paths map a BAR as type1v2 does).  A type1v2 container,
+ * or an iommufd with one IOAS (the devices' cdevs bound and attached to
+ * it), holds edu and the ivshmem peer (Intel IOMMU) and the test IOMMU's
+ * clients (one strict domain, or hwpt, per instance, read back through
+ * debugfs).  After each injected failure:
  *  - the call failed with an errno of the documented set (ENOMEM, or what
- *    the path turns an allocation failure into), or it succeeded because the
+ *    the path turns an allocation failure into; over iommufd also EINVAL,
+ *    which iommufd's own CONFIG_IOMMUFD_TEST failure points, sites here
+ *    like any other, return), or it succeeded because the
  *    failure was absorbed (kmemleak's and debugobjects' pools, a fallback),
  *    and then it must have done all its work;
  *  - every test-IOMMU domain maps exactly what the user was told is mapped
  *    (a failed MAP_DMA: nothing of it), and UNMAP_DMA of the range returns
- *    exactly what the MAP_DMA reported;
+ *    exactly what the MAP_DMA reported (after a failed IOMMU_IOAS_MAP,
+ *    IOMMU_IOAS_UNMAP of the range finds nothing: ENOENT);
  *  - the same operation without injection then succeeds and a device's DMA
  *    lands where it must.
- * The paths: MAP_DMA of a BAR; one MAP_DMA of [BAR][RAM][BAR]; attach of a
- * second test-IOMMU domain while links are live; the restore at decode on
- * (ENABLE; a failed restore leaves each link revoked in every domain, and
- * the next UNMAP_DMA maps it again); the teardown at the peer's last close
- * (RELEASE); the peer's first open (VFIO_GROUP_GET_DEVICE_FD); mmap of the
- * BAR.  Last, the peer's unbind from vfio-pci must complete (no reference
- * leaked by a failed path), and the number of sites reached is reported per
- * path and in all.  The rig's kmemleak scan and report check after the run
- * judge the rest (rig/guest/init, rig/summary.py).
+ * The paths, in both modes: MAP_DMA (IOMMU_IOAS_MAP) of a BAR; one of
+ * [BAR][RAM][BAR]; attach of a second test-IOMMU domain while links are
+ * live (VFIO_GROUP_SET_CONTAINER; VFIO_DEVICE_ATTACH_IOMMUFD_PT of a bound
+ * cdev, which makes a second hwpt); the restore at decode on (ENABLE; a
+ * failed restore leaves each link revoked in every domain, and the next
+ * UNMAP_DMA or IOMMU_IOAS_UNMAP maps it again); the teardown at the peer's
+ * last close (RELEASE: over iommufd the close of its cdev, which unbinds
+ * it too).  In type1v2 only, the peer's first open
+ * (VFIO_GROUP_GET_DEVICE_FD) and mmap of the BAR, which no IOMMU mode
+ * changes.  Last, in each mode, the peer's unbind from vfio-pci must
+ * complete (no reference leaked by a failed path), and the number of sites
+ * reached is reported per path and mode, and in all.  The rig's kmemleak
+ * scan and report check after the run judge the rest (rig/guest/init,
+ * rig/summary.py).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,6 +68,7 @@
 
 #include "../kselftest_harness.h"
 #include "vfio_p2p_util.h"
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_test_iommu.h"
 
 #define PG		4096UL
@@ -96,6 +108,9 @@ struct tally {
 
 struct fi {
 	struct vfio_p2p_ctx c;
+	bool ifd;		/* the iommufd mode: c.container is an iommufd */
+	uint32_t ioas;		/* ... and its IOAS */
+	const char *mode;	/* "type1v2" or "iommufd" */
 	struct p2p_ti_dev t[P2P_TI_COUNT];
 	uint64_t bar_pfn;
 	uint8_t *slice;		/* BAR_LEN bytes of BAR2 at BAR_OFF */
@@ -118,11 +133,14 @@ static const struct knob {
 	{ DBG "/fail_page_alloc/ignore-gfp-highmem", "N", "Y" },
 	{ DBG "/fail_page_alloc/min-order", "0", "1" },
 	{ DBG "/fail_page_alloc/verbose", "0", "2" },
+	/* iommufd's own points (CONFIG_IOMMUFD_TEST), where it has them */
+	{ DBG "/fail_iommufd/verbose", "0", "2" },
 };
 
 static const char * const zero_probability[] = {
 	DBG "/failslab/probability",
 	DBG "/fail_page_alloc/probability",
+	DBG "/fail_iommufd/probability",
 };
 
 static void fi_knobs(bool on)
@@ -131,6 +149,61 @@ static void fi_knobs(bool on)
 
 	for (i = 0; i < ARRAY_SIZE(knobs); i++)
 		vfio_p2p_sysfs_write(knobs[i].path, on ? knobs[i].on : knobs[i].off);
+}
+
+/* [start, end) of the kernel function @name, from /proc/kallsyms. */
+static bool sym_range(const char *name, unsigned long *start, unsigned long *end)
+{
+	unsigned long addr, next = ~0UL;
+	char line[256], sym[128], type;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	*start = 0;
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %127s", &addr, &type, sym) == 3 &&
+		    !strcmp(sym, name)) {
+			*start = addr;
+			break;
+		}
+	rewind(f);
+	while (*start && fgets(line, sizeof(line), f)) {
+		addr = strtoul(line, NULL, 16);
+		if (addr > *start && addr < next)
+			next = addr;
+	}
+	fclose(f);
+	*end = next;
+	return *start && next != ~0UL;
+}
+
+/*
+ * Keep fail-nth out of iommu_device_release_dma_owner(): when an iommufd
+ * cdev closes, it puts the group's default domain back and WARNs if that
+ * fails (iommu core's "must succeed"), which the intel driver's attach
+ * can under injection.  No P2P path is in it; the sites in it are not
+ * counted either.  Needs CONFIG_FAULT_INJECTION_STACKTRACE_FILTER.
+ */
+static bool fi_reject(bool on)
+{
+	static const char * const attrs[] = { "failslab", "fail_page_alloc", "fail_iommufd" };
+	static unsigned long start, end;
+	char path[96], val[24];
+	bool ok = true;
+	size_t i;
+
+	if (on && !start && !sym_range("iommu_device_release_dma_owner", &start, &end))
+		return false;
+	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
+		snprintf(path, sizeof(path), DBG "/%s/reject-end", attrs[i]);
+		snprintf(val, sizeof(val), "%#lx", on ? end : 0);
+		ok &= !vfio_p2p_sysfs_write(path, val) || i == 2;
+		snprintf(path, sizeof(path), DBG "/%s/reject-start", attrs[i]);
+		snprintf(val, sizeof(val), "%#lx", on ? start : 0);
+		ok &= !vfio_p2p_sysfs_write(path, val) || i == 2;
+	}
+	return ok;
 }
 
 /* Set fault injection up: "" or why it cannot be. */
@@ -144,11 +217,16 @@ static const char *fi_setup(struct fi *s)
 		return "no /proc/thread-self/fail-nth (CONFIG_FAULT_INJECTION)";
 	if (access(DBG "/failslab", F_OK) || access(DBG "/fail_page_alloc", F_OK))
 		return "no failslab or fail_page_alloc in debugfs";
-	for (i = 0; i < ARRAY_SIZE(zero_probability); i++)
-		if (vfio_p2p_sysfs_read(zero_probability[i], buf, sizeof(buf)) ||
-		    atoi(buf))
+	for (i = 0; i < ARRAY_SIZE(zero_probability); i++) {
+		int ret = vfio_p2p_sysfs_read(zero_probability[i], buf, sizeof(buf));
+
+		/* fail_iommufd exists only with CONFIG_IOMMUFD_TEST. */
+		if ((ret && i < 2) || (!ret && atoi(buf)))
 			return "a fault-injection probability is not 0";
+	}
 	fi_knobs(true);
+	if (!fi_reject(true))
+		return "no fault-injection reject-start (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER)";
 	return "";
 }
 
@@ -187,14 +265,26 @@ static void tally_err(struct tally *t, int err)
 	}
 }
 
-/* What a failing path may return for a failed allocation or map call. */
-static bool errno_ok(int err)
+/*
+ * What a failing path may return for a failed allocation or map call; over
+ * iommufd also what its own failure points return: EINVAL (the xarray of
+ * pinned pfns and the reserved regions of an attach, in pages.c and
+ * io_pagetable.c) and ENOENT (the object lookup of every ioctl, in main.c).
+ */
+static bool errno_ok(const struct fi *s, int err)
 {
-	return err == ENOMEM || err == EFAULT || err == EAGAIN;
+	return err == ENOMEM || err == EFAULT || err == EAGAIN ||
+	       (s->ifd && (err == EINVAL || err == ENOENT));
 }
 
-static void tally_report(struct __test_metadata *_metadata, const char *path,
-			 const struct tally *t)
+/* What UNMAP of a range with nothing mapped returns. */
+static int64_t unmapped_nothing(const struct fi *s)
+{
+	return s->ifd ? -ENOENT : 0;
+}
+
+static void tally_report(struct __test_metadata *_metadata, const struct fi *s,
+			 const char *path, const struct tally *t)
 {
 	char errs[128] = "";
 	size_t n = 0;
@@ -204,11 +294,11 @@ static void tally_report(struct __test_metadata *_metadata, const char *path,
 	for (i = 0; i < 8 && t->nerr[i]; i++)
 		n += snprintf(errs + n, sizeof(errs) - n, "%s%s %d", i ? ", " : "",
 			      strerror(t->err[i]), t->nerr[i]);
-	printf("# faultinj: %s: %u sites reached; %u failed the call (%s), %u absorbed\n",
-	       path, t->sites, t->failed, n ? errs : "none", t->absorbed);
+	printf("# faultinj: %s: %s: %u sites reached; %u failed the call (%s), %u absorbed\n",
+	       s->mode, path, t->sites, t->failed, n ? errs : "none", t->absorbed);
 	f = fopen(SITES_FILE, "a");
 	if (f) {
-		fprintf(f, "%u %s\n", t->sites, path);
+		fprintf(f, "%u %s %s\n", t->sites, s->mode, path);
 		fclose(f);
 	}
 }
@@ -352,7 +442,7 @@ static bool dma_lands(struct fi *s, int inst, uint64_t iova, const uint8_t *wher
 }
 
 static void fi_setup_ctx(struct __test_metadata *_metadata, struct fi *s,
-			 int nattach)
+			 int nattach, int iommu_type)
 {
 	struct vfio_p2p_ctx *c = &s->c;
 	const char *what;
@@ -366,14 +456,17 @@ static void fi_setup_ctx(struct __test_metadata *_metadata, struct fi *s,
 	s->slice = MAP_FAILED;
 	s->mix = MAP_FAILED;
 	s->nw = 0;
+	s->ifd = iommu_type == VFIO_P2P_IOMMUFD;
+	s->mode = s->ifd ? "iommufd" : "type1v2";
 	vfio_p2p_ctx_init(c);
 	what = fi_setup(s);
 	if (*what)
 		SKIP(return, "%s", what);
-	ret = vfio_p2p_ctx_open_wait(c, VFIO_TYPE1v2_IOMMU, &what, 20);
+	ret = vfio_p2p_ctx_open_wait(c, iommu_type, &what, 20);
 	if (ret == -ENODEV || ret == -EOPNOTSUPP)
 		SKIP(return, "%s: %s", what, strerror(-ret));
 	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
+	ASSERT_EQ(s->ifd, vfio_p2p_iommufd_ioas(c->container, &s->ioas));
 	for (i = 0; i < P2P_TI_COUNT; i++)
 		if (p2p_ti_present(i))
 			SKIP(return, "no test IOMMU instance %d", i);
@@ -383,7 +476,7 @@ static void fi_setup_ctx(struct __test_metadata *_metadata, struct fi *s,
 	ASSERT_NE(0, vfio_p2p_pagemap_pfn(c->ram));
 	want_add(s, VFIO_P2P_IOVA_RAM, VFIO_P2P_RAM_SIZE, 0, c->ram);
 	for (i = 0; i < nattach; i++) {
-		ret = p2p_ti_open(&s->t[i], i, c->container);
+		ret = p2p_ti_open_mode(&s->t[i], i, c->container);
 		ASSERT_EQ(0, ret) TH_LOG("attach test client %d: %s", i, strerror(-ret));
 	}
 	s->slice = vfio_p2p_region_mmap(&c->shm, &c->bar2, BAR_OFF, BAR_LEN,
@@ -412,6 +505,7 @@ static void fi_teardown(struct fi *s)
 		pwrite(s->nth, "0", 1, 0);
 		close(s->nth);
 		fi_knobs(false);
+		fi_reject(false);
 	}
 	for (i = 0; i < P2P_TI_COUNT; i++)
 		p2p_ti_close(&s->t[i]);
@@ -435,14 +529,16 @@ static void want_mix(struct fi *s)
 }
 
 /* Count one reached site; the call's result must be a clean one. */
-static void tally_site(struct __test_metadata *_metadata, struct tally *t,
+static void tally_site(struct __test_metadata *_metadata, struct fi *s,
 		       unsigned int n, int ret)
 {
+	struct tally *t = &s->tl;
+
 	t->sites++;
 	if (ret) {
 		t->failed++;
 		tally_err(t, -ret);
-		EXPECT_TRUE(errno_ok(-ret))
+		EXPECT_TRUE(errno_ok(s, -ret))
 			TH_LOG("site %u: the call failed with %s", n, strerror(-ret));
 	} else {
 		t->absorbed++;
@@ -490,7 +586,7 @@ static void map_loop(struct __test_metadata *_metadata, struct fi *s, void *vadd
 		ret = vfio_p2p_map(s->c.container, vaddr, iova, len, RW);
 		fired = nth_fired(s);
 		if (fired)
-			tally_site(_metadata, &s->tl, n, ret);
+			tally_site(_metadata, s, n, ret);
 		ASSERT_TRUE(fired || !ret) TH_LOG("%s: with no site failed: %s", path,
 						  strerror(-ret));
 		if (!ret) {
@@ -502,7 +598,7 @@ static void map_loop(struct __test_metadata *_metadata, struct fi *s, void *vadd
 		ASSERT_TRUE(domains_ok(_metadata, s))
 			TH_LOG("%s: site %u: left behind by a map that failed with %s",
 			       path, n, strerror(-ret));
-		ASSERT_EQ(0, vfio_p2p_unmap(s->c.container, iova, len, 0))
+		ASSERT_EQ(unmapped_nothing(s), vfio_p2p_unmap(s->c.container, iova, len, 0))
 			TH_LOG("%s: site %u: UNMAP_DMA after a map that failed with %s",
 			       path, n, strerror(-ret));
 		/* The next identical map succeeds. */
@@ -511,7 +607,7 @@ static void map_loop(struct __test_metadata *_metadata, struct fi *s, void *vadd
 		map_works(_metadata, s, vaddr, iova, len, want, dma_off, path, n);
 	}
 	ASSERT_LT(n, MAX_SITES);
-	tally_report(_metadata, path, &s->tl);
+	tally_report(_metadata, s, path, &s->tl);
 	ASSERT_LT(0, s->tl.sites) TH_LOG("%s: no site reached", path);
 	/* edu's DMA through the Intel domain, once. */
 	ASSERT_EQ(0, vfio_p2p_map(s->c.container, vaddr, iova, len, RW));
@@ -525,9 +621,17 @@ FIXTURE(inj) {
 	struct fi s;
 };
 
+FIXTURE_VARIANT(inj) {
+	int iommu_type;
+};
+
+#define VFIO_P2P_MODES_FIXTURE inj
+#define VFIO_P2P_MODES_NO_TYPE1
+#include "vfio_p2p_iommu_modes.h"
+
 FIXTURE_SETUP(inj)
 {
-	fi_setup_ctx(_metadata, &self->s, P2P_TI_COUNT);
+	fi_setup_ctx(_metadata, &self->s, P2P_TI_COUNT, variant->iommu_type);
 }
 
 FIXTURE_TEARDOWN(inj)
@@ -546,23 +650,32 @@ TEST(sites_reset)
 TEST_F_TIMEOUT(inj, map_dma_bar, 300)
 {
 	map_loop(_metadata, &self->s, self->s.slice, IOVA_BAR, BAR_LEN, want_bar,
-		 0x1800, "MAP_DMA of a BAR");
+		 0x1800, self->s.ifd ? "IOMMU_IOAS_MAP of a BAR" : "MAP_DMA of a BAR");
 }
 
 TEST_F_TIMEOUT(inj, map_dma_bar_ram_bar, 300)
 {
 	/* The DMA crosses from the first BAR part into the RAM. */
 	map_loop(_metadata, &self->s, self->s.mix, IOVA_MIX, MIX_SIZE, want_mix,
-		 MIX_PART - 32, "MAP_DMA of [BAR][RAM][BAR]");
+		 MIX_PART - 32, self->s.ifd ? "IOMMU_IOAS_MAP of [BAR][RAM][BAR]" :
+					      "MAP_DMA of [BAR][RAM][BAR]");
 }
 
 FIXTURE(late) {
 	struct fi s;
 };
 
+FIXTURE_VARIANT(late) {
+	int iommu_type;
+};
+
+#define VFIO_P2P_MODES_FIXTURE late
+#define VFIO_P2P_MODES_NO_TYPE1
+#include "vfio_p2p_iommu_modes.h"
+
 FIXTURE_SETUP(late)
 {
-	fi_setup_ctx(_metadata, &self->s, 1);
+	fi_setup_ctx(_metadata, &self->s, 1, variant->iommu_type);
 }
 
 FIXTURE_TEARDOWN(late)
@@ -573,8 +686,12 @@ FIXTURE_TEARDOWN(late)
 /*
  * VFIO_GROUP_SET_CONTAINER of the second test client while the container
  * has live links: type1 makes its domain and replays RAM and links into it.
- * A failed attach leaves no domain with entries freed (freed_mapped_pages),
- * nothing pinned (VmLck) and the links live in the first domain.
+ * Over iommufd, VFIO_DEVICE_ATTACH_IOMMUFD_PT of the client's bound cdev
+ * to the IOAS: iommufd makes a hwpt of the client's instance and fills it
+ * (RAM, then the live links under the space lock).  A failed attach leaves
+ * no domain with entries freed (freed_mapped_pages), nothing more pinned
+ * (VmLck: type1's charge; iommufd charges the user, not the mm) and the
+ * links live in the first domain.
  */
 TEST_F_TIMEOUT(late, attach_with_live_links, 300)
 {
@@ -593,7 +710,8 @@ TEST_F_TIMEOUT(late, attach_with_live_links, 300)
 	want_mix(s);
 	ASSERT_TRUE(domains_ok(_metadata, s));
 	locked = vfio_p2p_locked_kib();
-	ASSERT_LT(0, locked);
+	if (!s->ifd)
+		ASSERT_LT(0, locked);
 	group = p2p_ti_group(1);
 	ASSERT_LE(0, group);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
@@ -602,14 +720,23 @@ TEST_F_TIMEOUT(late, attach_with_live_links, 300)
 	ASSERT_EQ(0, vfio_p2p_sysfs_write(UNSAFE_IRQS, "Y"));
 
 	for (n = 1; n < MAX_SITES; n++) {
-		gfd = open(path, O_RDWR);
-		ASSERT_LE(0, gfd);
+		if (s->ifd) {
+			gfd = -1;
+			ASSERT_EQ(0, p2p_ti_bind(t, 1, s->c.container));
+		} else {
+			gfd = open(path, O_RDWR);
+			ASSERT_LE(0, gfd);
+		}
 		ASSERT_EQ(0, p2p_ti_stat(1, "freed_mapped_pages", &freed0));
 		nth_arm(s, n);
-		ret = ioctl(gfd, VFIO_GROUP_SET_CONTAINER, &s->c.container) ? -errno : 0;
+		if (s->ifd)
+			ret = p2p_ti_attach(t, s->ioas);
+		else
+			ret = ioctl(gfd, VFIO_GROUP_SET_CONTAINER, &s->c.container) ?
+			      -errno : 0;
 		fired = nth_fired(s);
 		if (fired)
-			tally_site(_metadata, &s->tl, n, ret);
+			tally_site(_metadata, s, n, ret);
 		EXPECT_TRUE(fired || !ret) TH_LOG("attach with no site failed: %s",
 						  strerror(-ret));
 		if (!ret) {
@@ -617,7 +744,10 @@ TEST_F_TIMEOUT(late, attach_with_live_links, 300)
 			EXPECT_TRUE(domain_ok(_metadata, s, 1, false))
 				TH_LOG("site %u: attach succeeded", n);
 		}
-		close(gfd);
+		if (s->ifd)
+			p2p_ti_close(t);
+		else
+			close(gfd);
 		ASSERT_EQ(0, p2p_ti_stat(1, "freed_mapped_pages", &freed1));
 		if (ret)
 			EXPECT_EQ(freed0, freed1)
@@ -631,7 +761,7 @@ TEST_F_TIMEOUT(late, attach_with_live_links, 300)
 		if (!ret)
 			continue;
 		/* After a failed attach the next succeeds: DMA from it lands. */
-		ASSERT_EQ(0, p2p_ti_open(t, 1, s->c.container));
+		ASSERT_EQ(0, p2p_ti_open_mode(t, 1, s->c.container));
 		ASSERT_TRUE(domain_ok(_metadata, s, 1, false));
 		ASSERT_TRUE(dma_lands(s, 1, IOVA_BAR + 0x800, s->slice + 0x800));
 		ASSERT_TRUE(dma_lands(s, 1, IOVA_MIX + MIX_PART - 32,
@@ -641,7 +771,8 @@ TEST_F_TIMEOUT(late, attach_with_live_links, 300)
 	}
 	vfio_p2p_sysfs_write(UNSAFE_IRQS, old);
 	ASSERT_LT(n, MAX_SITES);
-	tally_report(_metadata, "attach of a second domain with live links", &s->tl);
+	tally_report(_metadata, s, s->ifd ? "attach of a second hwpt with live links" :
+					   "attach of a second domain with live links", &s->tl);
 	ASSERT_LT(0, s->tl.sites);
 	ASSERT_TRUE(dma_lands(s, 0, IOVA_BAR + 0x800, s->slice + 0x800));
 	ASSERT_EQ((int64_t)BAR_LEN, vfio_p2p_unmap(s->c.container, IOVA_BAR, BAR_LEN, 0));
@@ -685,7 +816,8 @@ static bool links_from_domain(struct __test_metadata *_metadata, struct fi *s)
  * Decode on restores the revoked links (ENABLE), each map call and
  * allocation of it failed in turn.  The config write itself succeeds; a
  * link whose restore failed stays revoked in every domain (not mapped in
- * some), and the container's next UNMAP_DMA, here of nothing, maps it again.
+ * some), and the container's next UNMAP_DMA (IOMMU_IOAS_UNMAP), here of
+ * nothing, maps it again.
  */
 TEST_F_TIMEOUT(inj, enable_restore, 300)
 {
@@ -714,7 +846,7 @@ TEST_F_TIMEOUT(inj, enable_restore, 300)
 		ret = pwrite(s->c.shm.fd, &cmd, 2, cfg.offset + PCI_COMMAND) == 2 ? 0 : -errno;
 		fired = nth_fired(s);
 		if (fired)
-			tally_site(_metadata, &s->tl, n, ret);
+			tally_site(_metadata, s, n, ret);
 		ASSERT_TRUE(fired || !ret) TH_LOG("decode on with no site failed: %s",
 						  strerror(-ret));
 		if (ret) {
@@ -733,8 +865,8 @@ TEST_F_TIMEOUT(inj, enable_restore, 300)
 			/* A DMA to a link left revoked faults. */
 			ASSERT_EQ(-EFAULT, p2p_ti_dma_write_pattern(&s->t[1], s->w[k].iova,
 								    16, 0));
-			ASSERT_EQ(0, vfio_p2p_unmap(s->c.container, IOVA_MIX + MIX_SIZE,
-						    PG, 0));
+			ASSERT_EQ(unmapped_nothing(s),
+				  vfio_p2p_unmap(s->c.container, IOVA_MIX + MIX_SIZE, PG, 0));
 			links_live(s, true);
 			ASSERT_TRUE(domains_ok(_metadata, s))
 				TH_LOG("site %u: UNMAP_DMA did not restore the links", n);
@@ -746,9 +878,9 @@ TEST_F_TIMEOUT(inj, enable_restore, 300)
 			break;
 	}
 	ASSERT_LT(n, MAX_SITES);
-	printf("# faultinj: ENABLE restore: %u passes left links revoked, %s\n",
-	       revoked, "restored by the next UNMAP_DMA");
-	tally_report(_metadata, "ENABLE restore", &s->tl);
+	printf("# faultinj: %s: ENABLE restore: %u passes left links revoked, %s\n",
+	       s->mode, revoked, "restored by the next unmap");
+	tally_report(_metadata, s, "ENABLE restore", &s->tl);
 	ASSERT_LT(0, s->tl.sites);
 	ASSERT_LT(0, revoked) TH_LOG("no failed restore seen");
 	ASSERT_EQ(0, vfio_p2p_ram_to_iova(&s->c, IOVA_BAR + 0x2000, 256, n));
@@ -770,13 +902,16 @@ static void peer_use(struct __test_metadata *_metadata, struct fi *s, int fd)
 	ASSERT_TRUE(dma_lands(s, 0, IOVA_BAR + 0x800, s->slice + 0x800));
 }
 
-/* Open the peer's device fd again, and peer_use() it. */
+/*
+ * Open the peer's device fd again (iommufd: its cdev, bound and attached
+ * to the IOAS again), and peer_use() it.
+ */
 static void peer_reopen_map(struct __test_metadata *_metadata, struct fi *s)
 {
 	int fd;
 
-	fd = ioctl(s->c.shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, s->c.shm.bdf);
-	ASSERT_LE(0, fd) TH_LOG("reopening the peer: %s", strerror(errno));
+	fd = vfio_p2p_dev_reopen(&s->c.shm);
+	ASSERT_LE(0, fd) TH_LOG("reopening the peer: %s", strerror(-fd));
 	peer_use(_metadata, s, fd);
 }
 
@@ -794,7 +929,8 @@ static void peer_drop_maps(struct fi *s)
 }
 
 /*
- * The peer's last close (RELEASE) tears its links down, each site of the
+ * The peer's last close (RELEASE; over iommufd the close of its cdev, which
+ * also unbinds it from the iommufd) tears its links down, each site of the
  * close failed in turn: the links go from every domain, UNMAP_DMA still
  * returns what MAP_DMA reported, and the peer opens and maps again.
  */
@@ -817,7 +953,7 @@ TEST_F_TIMEOUT(inj, release_teardown, 300)
 		s->c.shm.fd = -1;
 		ASSERT_EQ(0, ret);
 		if (fired)
-			tally_site(_metadata, &s->tl, n, ret);
+			tally_site(_metadata, s, n, ret);
 		links_live(s, false);
 		ASSERT_TRUE(domains_settle(_metadata, s)) TH_LOG("site %u", n);
 		ASSERT_EQ((int64_t)BAR_LEN, vfio_p2p_unmap(s->c.container, IOVA_BAR,
@@ -827,7 +963,7 @@ TEST_F_TIMEOUT(inj, release_teardown, 300)
 			break;
 	}
 	ASSERT_LT(n, MAX_SITES);
-	tally_report(_metadata, "RELEASE teardown", &s->tl);
+	tally_report(_metadata, s, "RELEASE teardown", &s->tl);
 	/* The peer comes back whole. */
 	peer_reopen_map(_metadata, s);
 	ASSERT_EQ(0, vfio_p2p_ram_to_iova(&s->c, IOVA_BAR + 0x2000, 256, n));
@@ -844,12 +980,27 @@ static int lowest_fd(void)
 	return fd;
 }
 
+/* The paths no IOMMU mode changes: type1v2 only. */
+FIXTURE(peer) {
+	struct fi s;
+};
+
+FIXTURE_SETUP(peer)
+{
+	fi_setup_ctx(_metadata, &self->s, P2P_TI_COUNT, VFIO_TYPE1v2_IOMMU);
+}
+
+FIXTURE_TEARDOWN(peer)
+{
+	fi_teardown(&self->s);
+}
+
 /*
  * The peer's first open (VFIO_GROUP_GET_DEVICE_FD: vfio-pci enables the
  * device), each site failed in turn: no fd, and the next open works, down
  * to a P2P DMA into its BAR.
  */
-TEST_F_TIMEOUT(inj, device_open, 300)
+TEST_F_TIMEOUT(peer, device_open, 300)
 {
 	struct fi *s = &self->s;
 	unsigned int n;
@@ -866,7 +1017,7 @@ TEST_F_TIMEOUT(inj, device_open, 300)
 		err = fd < 0 ? errno : 0;
 		fired = nth_fired(s);
 		if (fired)
-			tally_site(_metadata, &s->tl, n, -err);
+			tally_site(_metadata, s, n, -err);
 		ASSERT_TRUE(fired || fd >= 0) TH_LOG("open with no site failed: %s",
 						     strerror(err));
 		if (fd >= 0) {
@@ -887,7 +1038,7 @@ TEST_F_TIMEOUT(inj, device_open, 300)
 			break;
 	}
 	ASSERT_LT(n, MAX_SITES);
-	tally_report(_metadata, "device open", &s->tl);
+	tally_report(_metadata, s, "device open", &s->tl);
 	ASSERT_LT(0, s->tl.sites);
 	peer_reopen_map(_metadata, s);
 	ASSERT_EQ((int64_t)BAR_LEN, vfio_p2p_unmap(s->c.container, IOVA_BAR, BAR_LEN, 0));
@@ -912,7 +1063,7 @@ static int nr_vmas(void)
  * mmap of the BAR slice, each site failed in turn: MAP_FAILED with no VMA
  * left, and the next mmap works, down to a P2P DMA into it.
  */
-TEST_F_TIMEOUT(inj, mmap_bar, 300)
+TEST_F_TIMEOUT(peer, mmap_bar, 300)
 {
 	struct fi *s = &self->s;
 	unsigned int n;
@@ -929,7 +1080,7 @@ TEST_F_TIMEOUT(inj, mmap_bar, 300)
 		ret = p == MAP_FAILED ? -errno : 0;
 		fired = nth_fired(s);
 		if (fired)
-			tally_site(_metadata, &s->tl, n, ret);
+			tally_site(_metadata, s, n, ret);
 		ASSERT_TRUE(fired || !ret) TH_LOG("mmap with no site failed: %s",
 						  strerror(-ret));
 		if (ret) {
@@ -952,7 +1103,7 @@ TEST_F_TIMEOUT(inj, mmap_bar, 300)
 			break;
 	}
 	ASSERT_LT(n, MAX_SITES);
-	tally_report(_metadata, "mmap of a BAR", &s->tl);
+	tally_report(_metadata, s, "mmap of a BAR", &s->tl);
 	ASSERT_LT(0, s->tl.sites);
 }
 
@@ -967,9 +1118,17 @@ FIXTURE(last) {
 	struct fi s;
 };
 
+FIXTURE_VARIANT(last) {
+	int iommu_type;
+};
+
+#define VFIO_P2P_MODES_FIXTURE last
+#define VFIO_P2P_MODES_NO_TYPE1
+#include "vfio_p2p_iommu_modes.h"
+
 FIXTURE_SETUP(last)
 {
-	fi_setup_ctx(_metadata, &self->s, P2P_TI_COUNT);
+	fi_setup_ctx(_metadata, &self->s, P2P_TI_COUNT, variant->iommu_type);
 }
 
 FIXTURE_TEARDOWN(last)
@@ -978,14 +1137,15 @@ FIXTURE_TEARDOWN(last)
 }
 
 /*
- * Last: with links live, the peer unbinds from vfio-pci within 20 s, so no
- * failed path above leaked a reference to it; then the sites in all.
+ * Last, in each mode: with links live, the peer unbinds from vfio-pci
+ * within 20 s, so no failed path above leaked a reference to it; then the
+ * sites of the mode's paths (type1v2 has 7, iommufd 5), and in all.
  */
 TEST_F_TIMEOUT(last, unbind_completes_and_total, 120)
 {
 	struct fi *s = &self->s;
-	char bdf[sizeof(s->c.shm.bdf)], name[128];
-	unsigned int sites, total = 0, paths = 0;
+	char bdf[sizeof(s->c.shm.bdf)], mode[16], name[128];
+	unsigned int sites, total = 0, paths = 0, all = 0, nall = 0;
 	struct timespec deadline;
 	pthread_t th;
 	void *ret;
@@ -1016,14 +1176,20 @@ TEST_F_TIMEOUT(last, unbind_completes_and_total, 120)
 
 	f = fopen(SITES_FILE, "r");
 	ASSERT_NE(NULL, f) TH_LOG("no path reported its sites");
-	while (fscanf(f, "%u %127[^\n]\n", &sites, name) == 2) {
+	while (fscanf(f, "%u %15s %127[^\n]\n", &sites, mode, name) == 3) {
+		all += sites;
+		nall++;
+		if (strcmp(mode, s->mode))
+			continue;
 		total += sites;
 		paths++;
 	}
 	fclose(f);
+	printf("# faultinj: %s: %u injection sites reached, over %u paths\n",
+	       s->mode, total, paths);
 	printf("# faultinj: %u injection sites reached in all, over %u paths\n",
-	       total, paths);
-	ASSERT_EQ(7, paths);
+	       all, nall);
+	ASSERT_EQ(s->ifd ? 5 : 7, paths);
 }
 
 TEST_HARNESS_MAIN

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * vfio_p2p_fuzz_test: hostile VFIO_IOMMU_MAP_DMA / VFIO_IOMMU_UNMAP_DMA
- * arguments over BAR ranges, in a type1v2 container of edu and ivshmem.
+ * arguments over BAR ranges, in a type1v2 container of edu and ivshmem;
+ * and hostile IOMMU_IOAS_MAP / IOMMU_IOAS_UNMAP / IOMMU_IOAS_COPY over
+ * the same ranges, in an iommufd whose IOAS edu and ivshmem are attached
+ * to (the two IOMMU modes of vfio_p2p_iommu_modes.h; type1 (v1) is left
+ * out, see below).
  *
  * A seeded generator draws each call's address from a set of regions, the
  * peer's BAR mmap (read/write, read-only, through a device fd closed since),
@@ -9,6 +13,10 @@
  * and [BAR][RAM][BAR] in one range, or a wild address; its size and IOVA
  * from aligned, unaligned, zero and overflowing values; its flags from the
  * valid ones (READ, WRITE, VADDR, GET_DIRTY_BITMAP, ALL) and invalid bits.
+ * Over iommufd, "BAR2 of a closed fd" is a PROT_NONE mmap of BAR2 instead
+ * (a cdev is open once at a time), and the flags are iommufd's (FIXED_IOVA
+ * or an IOVA iommufd picks, READABLE, WRITEABLE, undefined bits, a
+ * __reserved field set), with a short struct size and a wrong IOAS id.
  * A model keeps what the container maps:
  *
  *  - every call succeeds or fails with an errno the uAPI (vfio.h) or the
@@ -19,6 +27,19 @@
  *    only marks them);
  *  - at the end UNMAP_ALL returns exactly what the model still holds, a
  *    second one returns nothing, and the BAR maps and takes edu's DMA.
+ *
+ * Over iommufd the model holds areas, as iommufd does: a map of a range
+ * that holds P2P-capable vfio VMAs (its mmaps of /dev/vfio/devices/vfioN)
+ * is one area per such VMA and one per stretch between them
+ * (Documentation/driver-api/vfio-p2p.rst, "iommufd"); an unmap removes,
+ * in IOVA order, the areas it covers whole, up to the first it covers in
+ * part (ENOENT; also for nothing covered); a copy of a range its areas
+ * cover without a gap makes one area per piece at the destination.  The
+ * errnos are iommufd's (EOPNOTSUPP, EOVERFLOW, EINVAL, ENOENT, EEXIST,
+ * ENOSPC for no IOVA to pick, EPERM, E2BIG) and the P2P ones above.  At
+ * the end the full unmap (iova 0, length U64_MAX) returns what the model
+ * holds, and a test-IOMMU client attached to the IOAS shows its domain
+ * empty: no link or page left mapped by any path.
  *
  * The rig scans the kernel log for reports (lockdep, KASAN, WARN) and runs
  * kmemleak afterwards.  A divergence prints the seed and step;
@@ -38,15 +59,19 @@
 
 #include <linux/vfio.h>
 
+#include <linux/iommufd.h>
+
 #include "../kselftest_harness.h"
 #include "vfio_p2p_util.h"
+#include "vfio_p2p_iommufd.h"
+#include "vfio_p2p_test_iommu.h"
 
 #define PG		4096ULL
 #define MIB		(1024ULL * 1024)
 #define IOVA_BASE	0x100000000ULL	/* the fuzzer's IOVAs: 64 slots of 16 MiB */
 #define IOVA_SLOTS	64
 #define IOVA_SLOT	(16 * MIB)
-#define MAX_RANGES	256
+#define MAX_RANGES	1024
 #define DEFAULT_STEPS	1500
 #define NR_REGIONS	10
 /* Where in the BAR the closing DMA writes: no other program's host check. */
@@ -65,14 +90,17 @@ struct range {
 
 struct fuzz {
 	struct vfio_p2p_ctx c;
+	bool ifd;		/* the iommufd mode: c.container is an iommufd */
+	uint32_t ioas;
+	struct p2p_ti_dev t;	/* iommufd: a test-IOMMU client of the IOAS */
 	struct region r[NR_REGIONS];
 	int nr;
 	struct range m[MAX_RANGES];
 	int nm;
 	uint64_t rng;
 	unsigned long calls;
-	/* (op, errno) paths seen: op 0 map, 1 unmap; errno 0..133 */
-	bool seen[2][134];
+	/* (op, errno) paths seen: op 0 map, 1 unmap, 2 copy; errno 0..133 */
+	bool seen[3][134];
 };
 
 static uint64_t rnd(struct fuzz *f)
@@ -356,11 +384,380 @@ static bool fuzz_unmap(struct __test_metadata *_metadata, struct fuzz *f,
 	return true;
 }
 
+/* iommufd: what IOMMU_IOAS_MAP, _UNMAP and _COPY may fail with. */
+static bool ioas_errno_ok(int err)
+{
+	switch (err) {
+	case EOPNOTSUPP:	/* undefined flags, __reserved set */
+	case EOVERFLOW:		/* iova or length at or past ULONG_MAX, wraps */
+	case E2BIG:		/* a struct size past ours with bytes set */
+	case ENOENT:		/* no such IOAS; unmap or copy of no whole area */
+		return true;
+	default:
+		/* the rest as type1's: EINVAL, EFAULT, EEXIST, ENOSPC, ... */
+		return errno_ok(0, err);
+	}
+}
+
+/* A VMA of ours (/proc/self/maps), and whether it is a vfio device mmap. */
+struct vma {
+	uint64_t start, end;
+	bool p2p;
+};
+
+static int read_vmas(struct vma *v, int max)
+{
+	char line[512], path[256];
+	unsigned long long start, end;
+	FILE *fp = fopen("/proc/self/maps", "r");
+	int n = 0;
+
+	if (!fp)
+		return -1;
+	while (n < max && fgets(line, sizeof(line), fp)) {
+		path[0] = '\0';
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %255s", &start, &end, path) < 2)
+			continue;
+		v[n].start = start;
+		v[n].end = end;
+		v[n].p2p = !strncmp(path, "/dev/vfio/", 10);
+		n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+/* Add an area to the model; false if it has no room or overlaps. */
+static bool model_add(struct fuzz *f, uint64_t iova, uint64_t size)
+{
+	if (f->nm == MAX_RANGES || model_overlaps(f, iova, iova + size - 1))
+		return false;
+	f->m[f->nm++] = (struct range){ iova, size, false };
+	return true;
+}
+
+/*
+ * The areas of a successful IOMMU_IOAS_MAP of [@vaddr, +@len) at @iova, as
+ * iopt_p2p_pages_list() cuts it: unless the range is page aligned and holds
+ * a vfio VMA, one area; else one per vfio VMA and one per stretch between.
+ */
+static bool ioas_model_map(struct fuzz *f, uint64_t vaddr, uint64_t len, uint64_t iova)
+{
+	static struct vma v[512];
+	uint64_t end = vaddr + len, cur = vaddr, next;
+	bool any = false;
+	int n, i;
+
+	n = (vaddr | len) & (PG - 1) || end < vaddr ? 0 : read_vmas(v, 512);
+	while (cur < end) {
+		next = end;
+		for (i = 0; i < n; i++) {
+			if (!v[i].p2p || v[i].end <= cur || v[i].start >= end)
+				continue;
+			next = v[i].start > cur ? v[i].start : (v[i].end < end ? v[i].end : end);
+			break;
+		}
+		if (!any && next == end)
+			break;
+		any = true;
+		if (!model_add(f, iova + (cur - vaddr), next - cur))
+			return false;
+		cur = next;
+	}
+	return any || model_add(f, iova, len);
+}
+
+/* The model's area that holds @iova, lowest first: index, or -1. */
+static int model_first(struct fuzz *f, uint64_t iova, uint64_t last)
+{
+	int i, best = -1;
+
+	for (i = 0; i < f->nm; i++)
+		if (f->m[i].iova <= last && iova <= f->m[i].iova + f->m[i].size - 1 &&
+		    (best < 0 || f->m[i].iova < f->m[best].iova))
+			best = i;
+	return best;
+}
+
+static void model_drop(struct fuzz *f, int i)
+{
+	f->m[i] = f->m[--f->nm];
+}
+
+/*
+ * iopt_unmap_iova_range() on the model: removes the areas inside [iova,
+ * last] in IOVA order up to the first it covers in part; the bytes removed,
+ * and -ENOENT for that part (0 if none).
+ */
+static int ioas_model_unmap(struct fuzz *f, uint64_t iova, uint64_t last,
+			    uint64_t *unmapped)
+{
+	int i;
+
+	*unmapped = 0;
+	while ((i = model_first(f, iova, last)) >= 0) {
+		uint64_t a_last = f->m[i].iova + f->m[i].size - 1;
+
+		if (f->m[i].iova < iova || a_last > last)
+			return -ENOENT;
+		*unmapped += f->m[i].size;
+		model_drop(f, i);
+		if (a_last >= last)
+			break;
+		iova = a_last + 1;
+	}
+	return 0;
+}
+
+static int ioas_ioctl(struct fuzz *f, unsigned long op, void *arg, int idx)
+{
+	int err = ioctl(f->c.container, op, arg) ? errno : 0;
+
+	f->calls++;
+	seen(f, idx, err);
+	return err;
+}
+
+/* The flags of a map or copy, hostile now and then. */
+static uint32_t ioas_flags(struct fuzz *f)
+{
+	uint32_t flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 (pick(f, 4) ? IOMMU_IOAS_MAP_WRITEABLE : 0);
+
+	switch (pick(f, 16)) {
+	case 0:
+	case 1:
+		return flags & ~IOMMU_IOAS_MAP_FIXED_IOVA;	/* iommufd picks */
+	case 2:
+		/* An undefined bit; not 16, the mock's syzkaller bit (IOMMUFD_TEST). */
+		return flags | 1u << (3 + pick(f, 13));
+	case 3:
+		return IOMMU_IOAS_MAP_FIXED_IOVA;		/* neither R nor W */
+	case 4:
+		return IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_FIXED_IOVA;
+	}
+	return flags;
+}
+
+/* A hostile struct size, IOAS id: now and then. */
+static void ioas_header(struct fuzz *f, uint32_t *size, uint32_t *ioas, uint32_t full)
+{
+	*size = full;
+	*ioas = f->ioas;
+	switch (pick(f, 24)) {
+	case 0:
+		*size = pick(f, full);			/* short: EINVAL */
+		break;
+	case 1:
+		*size = full + 8;			/* longer, zero tail: fine */
+		break;
+	case 2:
+		*ioas = f->ioas + 1 + pick(f, 4);	/* no such IOAS, or not one */
+		break;
+	}
+}
+
+/* One IOMMU_IOAS_MAP; false on a divergence (logged). */
+static bool ioas_map(struct __test_metadata *_metadata, struct fuzz *f,
+		     unsigned long step)
+{
+	struct {
+		struct iommu_ioas_map map;
+		uint64_t tail;
+	} a = { .tail = 0 };
+	struct iommu_ioas_map *m = &a.map;
+	const struct region *r;
+	int err;
+
+	ioas_header(f, &m->size, &m->ioas_id, sizeof(*m));
+	m->user_va = draw_vaddr(f, &r);
+	m->length = draw_size(f, r, m->user_va);
+	m->iova = draw_iova(f);
+	m->flags = ioas_flags(f);
+	m->__reserved = pick(f, 32) ? 0 : 1 + pick(f, 7);
+	err = ioas_ioctl(f, IOMMU_IOAS_MAP, &a, 0);
+	if (err && !ioas_errno_ok(err)) {
+		TH_LOG("step %lu: IOAS_MAP va %#llx (%s) iova %#llx length %#llx flags %#x: %s %s",
+		       step, (unsigned long long)m->user_va, r ? r->name : "wild",
+		       (unsigned long long)m->iova, (unsigned long long)m->length,
+		       m->flags, "unexpected", strerror(err));
+		return false;
+	}
+	if (err)
+		return true;
+	if (m->size < sizeof(*m) || m->ioas_id != f->ioas || m->__reserved ||
+	    !ioas_model_map(f, m->user_va, m->length, m->iova)) {
+		TH_LOG("step %lu: IOAS_MAP iova %#llx length %#llx size %u ioas %u %s",
+		       step, (unsigned long long)m->iova, (unsigned long long)m->length,
+		       m->size, m->ioas_id, "succeeded where it must fail");
+		return false;
+	}
+	return true;
+}
+
+/* One IOMMU_IOAS_UNMAP; false on a divergence (logged). */
+static bool ioas_unmap(struct __test_metadata *_metadata, struct fuzz *f,
+		       unsigned long step)
+{
+	struct {
+		struct iommu_ioas_unmap u;
+		uint64_t tail;		/* zero: a longer struct size is fine */
+	} a = { .tail = 0 };
+	struct iommu_ioas_unmap *u = &a.u;
+	uint64_t want = 0, iova, len;
+	int err, merr = 0, i;
+	bool bad;
+
+	ioas_header(f, &u->size, &u->ioas_id, sizeof(*u));
+	iova = pick(f, 3) || !f->nm ? draw_iova(f) : f->m[pick(f, f->nm)].iova;
+	i = model_find(f, iova);
+	len = pick(f, 3) || i < 0 ? draw_size(f, NULL, 0) : f->m[i].size;
+	if (!pick(f, 12)) {
+		/* All, or a near miss of it. */
+		iova = pick(f, 2) ? 0 : PG;
+		len = UINT64_MAX - pick(f, 2);
+	}
+	u->iova = iova;
+	u->length = len;
+	bad = u->size < sizeof(*u) || u->ioas_id != f->ioas;
+	/* The model says what iommufd does, including what a failure unmapped. */
+	if (bad)
+		merr = -1;
+	else if (!iova && len == UINT64_MAX)
+		merr = -ioas_model_unmap(f, 0, UINT64_MAX, &want);
+	else if (iova >= UINT64_MAX || len >= UINT64_MAX)
+		merr = EOVERFLOW;
+	else if (!len)
+		merr = EINVAL;
+	else if (iova + len - 1 < iova)
+		merr = EOVERFLOW;
+	else
+		merr = -ioas_model_unmap(f, iova, iova + len - 1, &want);
+	if (!bad && !merr && !want && (iova || len != UINT64_MAX))
+		merr = ENOENT;		/* nothing unmapped, but for all */
+	err = ioas_ioctl(f, IOMMU_IOAS_UNMAP, &a, 1);
+	if (err && !ioas_errno_ok(err)) {
+		TH_LOG("step %lu: IOAS_UNMAP iova %#llx length %#llx: unexpected %s",
+		       step, (unsigned long long)iova, (unsigned long long)len,
+		       strerror(err));
+		return false;
+	}
+	if (bad) {
+		if (!err) {
+			TH_LOG("step %lu: IOAS_UNMAP with size %u ioas %u succeeded",
+			       step, u->size, u->ioas_id);
+			return false;
+		}
+		return true;
+	}
+	if (err != merr || (!err && u->length != want)) {
+		TH_LOG("step %lu: IOAS_UNMAP iova %#llx length %#llx: %s, %#llx; %s %s, %#llx",
+		       step, (unsigned long long)iova, (unsigned long long)len,
+		       err ? strerror(err) : "ok", err ? 0ULL : (unsigned long long)u->length,
+		       "the model says", merr ? strerror(merr) : "ok",
+		       (unsigned long long)want);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The pieces of the model's areas in [@iova, +@len), if they cover it
+ * without a gap (iopt_get_pages()): how many, into @pc (offsets in the
+ * range, lengths).
+ */
+static int model_cover(struct fuzz *f, uint64_t iova, uint64_t len,
+		       uint64_t (*pc)[2], int max)
+{
+	uint64_t cur = iova, last = iova + len - 1;
+	int n = 0, i;
+
+	if (!len || last < iova)
+		return -1;
+	while (n < max) {
+		uint64_t a_last, piece_last;
+
+		i = model_find(f, cur);
+		if (i < 0)
+			return -1;
+		a_last = f->m[i].iova + f->m[i].size - 1;
+		piece_last = a_last < last ? a_last : last;
+		pc[n][0] = cur - iova;
+		pc[n][1] = piece_last - cur + 1;
+		n++;
+		if (piece_last == last)
+			return n;
+		cur = piece_last + 1;
+	}
+	return -1;
+}
+
+/* One IOMMU_IOAS_COPY within the IOAS; false on a divergence (logged). */
+static bool ioas_copy(struct __test_metadata *_metadata, struct fuzz *f,
+		      unsigned long step)
+{
+	struct {
+		struct iommu_ioas_copy cp;
+		uint64_t tail;
+	} a = { .tail = 0 };
+	struct iommu_ioas_copy *cp = &a.cp;
+	static uint64_t pc[MAX_RANGES][2];
+	int err, n, i, k;
+
+	ioas_header(f, &cp->size, &cp->dst_ioas_id, sizeof(*cp));
+	cp->src_ioas_id = pick(f, 24) ? f->ioas : f->ioas + 1 + pick(f, 4);
+	cp->flags = ioas_flags(f);
+	if (f->nm && pick(f, 4)) {
+		k = pick(f, f->nm);
+		cp->src_iova = f->m[k].iova + (pick(f, 4) ? 0 : pick(f, f->m[k].size / PG) * PG);
+		cp->length = pick(f, 4) ? f->m[k].iova + f->m[k].size - cp->src_iova :
+					 draw_size(f, NULL, 0);
+	} else {
+		cp->src_iova = draw_iova(f);
+		cp->length = draw_size(f, NULL, 0);
+	}
+	cp->dst_iova = draw_iova(f);
+	err = ioas_ioctl(f, IOMMU_IOAS_COPY, &a, 2);
+	if (err && !ioas_errno_ok(err)) {
+		TH_LOG("step %lu: IOAS_COPY %#llx -> %#llx length %#llx flags %#x: unexpected %s",
+		       step, (unsigned long long)cp->src_iova, (unsigned long long)cp->dst_iova,
+		       (unsigned long long)cp->length, cp->flags, strerror(err));
+		return false;
+	}
+	if (err)
+		return true;
+	n = model_cover(f, cp->src_iova, cp->length, pc, MAX_RANGES);
+	if (cp->size < sizeof(*cp) || cp->src_ioas_id != f->ioas ||
+	    cp->dst_ioas_id != f->ioas || n < 0) {
+		TH_LOG("step %lu: IOAS_COPY %#llx length %#llx: %s",
+		       step, (unsigned long long)cp->src_iova, (unsigned long long)cp->length,
+		       "succeeded where it must fail");
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if (!model_add(f, cp->dst_iova + pc[i][0], pc[i][1])) {
+			TH_LOG("step %lu: IOAS_COPY to %#llx length %#llx: %s",
+			       step, (unsigned long long)cp->dst_iova,
+			       (unsigned long long)cp->length, "succeeded over a mapped range");
+			return false;
+		}
+	}
+	return true;
+}
+
 FIXTURE(fuzz) {
 	struct fuzz f;
 	uint8_t *bar, *bar_ro, *bar_closed, *anon, *none, *mfd, *mix;
 	int memfd;
 };
+
+FIXTURE_VARIANT(fuzz) {
+	int iommu_type;
+};
+
+#define VFIO_P2P_MODES_FIXTURE fuzz
+#define VFIO_P2P_MODES_NO_TYPE1
+#include "vfio_p2p_iommu_modes.h"
 
 FIXTURE_SETUP(fuzz)
 {
@@ -372,11 +769,20 @@ FIXTURE_SETUP(fuzz)
 	int ret, fd;
 
 	memset(f, 0, sizeof(*f));
+	p2p_ti_init(&f->t);
 	self->memfd = -1;
-	ret = vfio_p2p_ctx_open_wait(c, VFIO_TYPE1v2_IOMMU, &what, 30);
+	f->ifd = variant->iommu_type == VFIO_P2P_IOMMUFD;
+	ret = vfio_p2p_ctx_open_wait(c, variant->iommu_type, &what, 30);
 	if (ret == -ENODEV || ret == -EOPNOTSUPP)
 		SKIP(return, "%s: %s", what, strerror(-ret));
 	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
+	ASSERT_EQ(f->ifd, vfio_p2p_iommufd_ioas(c->container, &f->ioas));
+	if (f->ifd) {
+		/* Its domain shows what the IOAS maps at the end. */
+		ASSERT_EQ(0, p2p_ti_present(0)) TH_LOG("no test IOMMU instance 0");
+		ret = p2p_ti_open_mode(&f->t, 0, c->container);
+		ASSERT_EQ(0, ret) TH_LOG("test client 0 in the IOAS: %s", strerror(-ret));
+	}
 	ASSERT_LE(4 * MIB, c->bar2.size);
 
 	self->bar = vfio_p2p_region_mmap(&c->shm, &c->bar2, 0, c->bar2.size,
@@ -387,14 +793,22 @@ FIXTURE_SETUP(fuzz)
 	self->bar_ro = vfio_p2p_region_mmap(&c->shm, &c->bar2, 0, MIB, PROT_READ);
 	ASSERT_NE(MAP_FAILED, self->bar_ro);
 	add_region(f, "BAR2 read-only", self->bar_ro, MIB);
-	/* The mmap outlives the device fd it came from. */
-	fd = ioctl(c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, c->shm.bdf);
-	ASSERT_LE(0, fd);
-	self->bar_closed = mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-				c->bar2.offset + MIB);
-	close(fd);
-	ASSERT_NE(MAP_FAILED, self->bar_closed);
-	add_region(f, "BAR2 of a closed fd", self->bar_closed, MIB);
+	if (f->ifd) {
+		/* A cdev is open once at a time: a BAR mmap with no access instead. */
+		self->bar_closed = vfio_p2p_region_mmap(&c->shm, &c->bar2, MIB, MIB,
+							PROT_NONE);
+		ASSERT_NE(MAP_FAILED, self->bar_closed);
+		add_region(f, "BAR2 PROT_NONE", self->bar_closed, MIB);
+	} else {
+		/* The mmap outlives the device fd it came from. */
+		fd = ioctl(c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, c->shm.bdf);
+		ASSERT_LE(0, fd);
+		self->bar_closed = mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+					c->bar2.offset + MIB);
+		close(fd);
+		ASSERT_NE(MAP_FAILED, self->bar_closed);
+		add_region(f, "BAR2 of a closed fd", self->bar_closed, MIB);
+	}
 	add_region(f, "edu BAR0", c->edu_regs, PG);
 	self->anon = mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			  -1, 0);
@@ -431,20 +845,55 @@ FIXTURE_SETUP(fuzz)
 
 FIXTURE_TEARDOWN(fuzz)
 {
+	p2p_ti_close(&self->f.t);
 	vfio_p2p_ctx_close(&self->f.c);
 	if (self->memfd >= 0)
 		close(self->memfd);
+}
+
+/* One call of the mode's, drawn. */
+static bool fuzz_step(struct __test_metadata *_metadata, struct fuzz *f,
+		      unsigned long step)
+{
+	uint64_t op = pick(f, 20);
+
+	if (!f->ifd)
+		return op < 14 ? fuzz_map(_metadata, f, step) :
+				 fuzz_unmap(_metadata, f, step);
+	if (op < 12)
+		return ioas_map(_metadata, f, step);
+	return op < 17 ? ioas_unmap(_metadata, f, step) : ioas_copy(_metadata, f, step);
+}
+
+/* Over iommufd: the test client's domain maps nothing. */
+static bool domain_empty(struct __test_metadata *_metadata, struct fuzz *f,
+			 uint64_t seed)
+{
+	static struct p2p_ti_pte ptes[64];
+	unsigned int domain;
+	long n;
+
+	if (!f->ifd)
+		return true;
+	n = p2p_ti_mappings(0, ptes, 64, &domain);
+	if (n || !domain) {
+		TH_LOG("seed %llu: after the full unmap the IOAS's test domain %u %s %ld",
+		       (unsigned long long)seed, domain, "maps (or -errno)", n);
+		if (n > 0)
+			TH_LOG("first: IOVA %#llx pfn %#llx", (unsigned long long)ptes[0].iova,
+			       (unsigned long long)ptes[0].pfn);
+		return false;
+	}
+	return true;
 }
 
 /* Run @steps calls from @seed; false at the first divergence. */
 static bool fuzz_run(struct __test_metadata *_metadata, struct fuzz *f,
 		     uint64_t seed, unsigned long steps)
 {
-	struct vfio_iommu_type1_dma_unmap all = {
-		.argsz = sizeof(all), .flags = VFIO_DMA_UNMAP_FLAG_ALL,
-	};
 	uint64_t left = 0;
 	unsigned long step;
+	int64_t got;
 	int i;
 
 	f->rng = seed * 0x9e3779b97f4a7c15ULL + 1;
@@ -452,10 +901,7 @@ static bool fuzz_run(struct __test_metadata *_metadata, struct fuzz *f,
 	f->m[0] = (struct range){ VFIO_P2P_IOVA_RAM, VFIO_P2P_RAM_SIZE, false };
 	f->nm = 1;
 	for (step = 0; step < steps; step++) {
-		bool ok = pick(f, 10) < 7 ? fuzz_map(_metadata, f, step) :
-					     fuzz_unmap(_metadata, f, step);
-
-		if (!ok) {
+		if (!fuzz_step(_metadata, f, step)) {
 			TH_LOG("seed %llu diverged at step %lu: replay: VFIO_P2P_FUZZ_SEED=%llu",
 			       (unsigned long long)seed, step, (unsigned long long)seed);
 			return false;
@@ -463,22 +909,26 @@ static bool fuzz_run(struct __test_metadata *_metadata, struct fuzz *f,
 	}
 	for (i = 0; i < f->nm; i++)
 		left += f->m[i].size;
-	if (ioctl(f->c.container, VFIO_IOMMU_UNMAP_DMA, &all)) {
-		TH_LOG("seed %llu: UNMAP_ALL: %s", (unsigned long long)seed, strerror(errno));
+	/* UNMAP_ALL; over iommufd, IOMMU_IOAS_UNMAP of iova 0, length U64_MAX. */
+	got = vfio_p2p_unmap(f->c.container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
+	if (got < 0) {
+		TH_LOG("seed %llu: UNMAP_ALL: %s", (unsigned long long)seed, strerror(-got));
 		return false;
 	}
-	if (all.size != left) {
+	if ((uint64_t)got != left) {
 		TH_LOG("seed %llu: UNMAP_ALL returned %#llx, the model maps %#llx",
-		       (unsigned long long)seed, (unsigned long long)all.size,
+		       (unsigned long long)seed, (unsigned long long)got,
 		       (unsigned long long)left);
 		return false;
 	}
-	all.size = 0;
-	if (ioctl(f->c.container, VFIO_IOMMU_UNMAP_DMA, &all) || all.size) {
-		TH_LOG("seed %llu: a second UNMAP_ALL returned %#llx", (unsigned long long)seed,
-		       (unsigned long long)all.size);
+	got = vfio_p2p_unmap(f->c.container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
+	if (got) {
+		TH_LOG("seed %llu: a second UNMAP_ALL returned %lld", (unsigned long long)seed,
+		       (long long)got);
 		return false;
 	}
+	if (!domain_empty(_metadata, f, seed))
+		return false;
 	return !vfio_p2p_map(f->c.container, f->c.ram, VFIO_P2P_IOVA_RAM,
 			     VFIO_P2P_RAM_SIZE, VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 }
@@ -490,6 +940,7 @@ TEST_F_TIMEOUT(fuzz, map_unmap_hostile_args, 300)
 	const char *env = getenv("VFIO_P2P_FUZZ_SEED");
 	const char *env_steps = getenv("VFIO_P2P_FUZZ_STEPS");
 	unsigned long steps = env_steps ? strtoul(env_steps, NULL, 0) : DEFAULT_STEPS;
+	static const char * const op_names[3] = { "map", "unmap", "copy" };
 	uint32_t seed = vfio_p2p_seed();
 	unsigned int i, n = 0;
 	char paths[1024] = "";
@@ -499,17 +950,18 @@ TEST_F_TIMEOUT(fuzz, map_unmap_hostile_args, 300)
 	for (i = 0; i < (env ? 1 : ARRAY_SIZE(seeds)); i++)
 		ASSERT_TRUE(fuzz_run(_metadata, f, env ? strtoull(env, NULL, 0) : seeds[i],
 				     steps));
-	for (op = 0; op < 2; op++)
+	for (op = 0; op < 3; op++)
 		for (e = 0; e < 134; e++) {
 			if (!f->seen[op][e])
 				continue;
 			n++;
 			len += snprintf(paths + len, sizeof(paths) - len, " %s:%s",
-					op ? "unmap" : "map", e ? strerrorname_np(e) : "ok");
+					op_names[op], e ? strerrorname_np(e) : "ok");
 			if (len >= sizeof(paths))
 				len = sizeof(paths) - 1;
 		}
-	TH_LOG("%lu calls, %u distinct (ioctl, errno) paths:%s", f->calls, n, paths);
+	TH_LOG("%s: %lu calls, %u distinct (ioctl, errno) paths:%s",
+	       f->ifd ? "iommufd" : "type1v2", f->calls, n, paths);
 
 	/* What is left works: the BAR maps whole and takes edu's DMA. */
 	ASSERT_EQ(0, vfio_p2p_map(f->c.container, self->bar, IOVA_BASE, f->c.bar2.size,

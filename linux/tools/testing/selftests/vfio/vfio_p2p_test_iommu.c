@@ -14,11 +14,14 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <linux/vfio.h>
 
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_test_iommu.h"
 
 #define UNSAFE_IRQS "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
+#define IOMMUFD_UNSAFE_IRQS "/sys/module/iommufd/parameters/allow_unsafe_interrupts"
 
 static void client_path(char *buf, size_t len, int instance, const char *what)
 {
@@ -69,7 +72,45 @@ void p2p_ti_init(struct p2p_ti_dev *t)
 	memset(t, 0, sizeof(*t));
 	t->dev.group_fd = -1;
 	t->dev.fd = -1;
+	t->dev.iommufd = -1;
 	t->instance = -1;
+}
+
+/* Region 0 of an open client, and that it is the client of @instance. */
+static int client_region(struct p2p_ti_dev *t, int instance)
+{
+	struct vfio_region_info info = { .argsz = sizeof(info), .index = 0 };
+
+	if (ioctl(t->dev.fd, VFIO_DEVICE_GET_REGION_INFO, &info))
+		return -errno;
+	t->region = info.offset;
+	if (p2p_ti_reg(t, P2P_TD_REG_MAGIC) != P2P_TD_MAGIC ||
+	    p2p_ti_reg(t, P2P_TD_REG_INSTANCE) != instance)
+		return -EIO;
+	return 0;
+}
+
+/* /sys/bus/platform/devices/NAME/vfio-dev/vfioN -> /dev/vfio/devices/vfioN */
+static int client_cdev(int instance, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+	struct dirent *d;
+	int ret = -ENODEV;
+	DIR *dp;
+
+	client_path(dir, sizeof(dir), instance, "vfio-dev");
+	dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	while ((d = readdir(dp))) {
+		if (!strncmp(d->d_name, "vfio", 4)) {
+			snprintf(path, len, "/dev/vfio/devices/%s", d->d_name);
+			ret = 0;
+			break;
+		}
+	}
+	closedir(dp);
+	return ret;
 }
 
 int p2p_ti_open(struct p2p_ti_dev *t, int instance, int container)
@@ -81,7 +122,6 @@ int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
 		     int iommu_type)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
-	struct vfio_region_info info = { .argsz = sizeof(info), .index = 0 };
 	char path[64], old[8] = "N";
 	int ret, fd;
 
@@ -114,13 +154,62 @@ int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
 	if (fd < 0)
 		return -errno;
 	t->dev.fd = fd;
-	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info))
+	return client_region(t, instance);
+}
+
+int p2p_ti_bind(struct p2p_ti_dev *t, int instance, int iommufd)
+{
+	struct vfio_device_bind_iommufd bind = {
+		.argsz = sizeof(bind), .iommufd = iommufd,
+	};
+	char path[PATH_MAX], old[8] = "N";
+	int ret;
+
+	p2p_ti_init(t);
+	t->instance = instance;
+	t->dev.iommufd = iommufd;
+	snprintf(t->name, sizeof(t->name), "%s.%d", P2P_TI_DEV_NAME, instance);
+	ret = client_cdev(instance, path, sizeof(path));
+	if (ret)
+		return ret;
+	t->dev.fd = open(path, O_RDWR);
+	if (t->dev.fd < 0)
 		return -errno;
-	t->region = info.offset;
-	if (p2p_ti_reg(t, P2P_TD_REG_MAGIC) != P2P_TD_MAGIC ||
-	    p2p_ti_reg(t, P2P_TD_REG_INSTANCE) != instance)
-		return -EIO;
+	/* The client has no MSI, so none isolated: iommufd's own knob. */
+	vfio_p2p_sysfs_read(IOMMUFD_UNSAFE_IRQS, old, sizeof(old));
+	old[strcspn(old, "\n")] = '\0';
+	ret = vfio_p2p_sysfs_write(IOMMUFD_UNSAFE_IRQS, "Y");
+	if (ret)
+		return ret;
+	ret = ioctl(t->dev.fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) ? -errno : 0;
+	vfio_p2p_sysfs_write(IOMMUFD_UNSAFE_IRQS, old);
+	if (ret)
+		return ret;
+	t->dev.devid = bind.out_devid;
+	return client_region(t, instance);
+}
+
+int p2p_ti_attach(struct p2p_ti_dev *t, uint32_t pt_id)
+{
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach), .pt_id = pt_id,
+	};
+
+	if (ioctl(t->dev.fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach))
+		return -errno;
+	t->dev.ioas = pt_id;
 	return 0;
+}
+
+int p2p_ti_open_mode(struct p2p_ti_dev *t, int instance, int container)
+{
+	uint32_t ioas;
+	int ret;
+
+	if (!vfio_p2p_iommufd_ioas(container, &ioas))
+		return p2p_ti_open(t, instance, container);
+	ret = p2p_ti_bind(t, instance, container);
+	return ret ? ret : p2p_ti_attach(t, ioas);
 }
 
 void p2p_ti_close(struct p2p_ti_dev *t)

@@ -78,6 +78,20 @@ int p2p_ti_open(struct p2p_ti_dev *t, int instance, int container);
  */
 int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
 		     int iommu_type);
+/*
+ * The iommufd mode: open the client's vfio cdev and bind it to @iommufd
+ * (iommufd's allow_unsafe_interrupts set for the bind and restored after
+ * it, as above); then attach it to @pt_id (an IOAS: iommufd finds or
+ * makes the hwpt of the client's instance).  0 or -errno.
+ */
+int p2p_ti_bind(struct p2p_ti_dev *t, int instance, int iommufd);
+int p2p_ti_attach(struct p2p_ti_dev *t, uint32_t pt_id);
+/*
+ * p2p_ti_open() for a container of either mode: when @container is an
+ * iommufd (vfio_p2p_iommufd_ioas()), p2p_ti_bind() and p2p_ti_attach() to
+ * its IOAS.
+ */
+int p2p_ti_open_mode(struct p2p_ti_dev *t, int instance, int container);
 void p2p_ti_close(struct p2p_ti_dev *t);
 void p2p_ti_init(struct p2p_ti_dev *t);
 
