@@ -16,9 +16,11 @@
 
 #include <linux/vfio.h>
 
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_test_iommu.h"
 
 #define UNSAFE_IRQS "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
+#define UNSAFE_IRQS_IOMMUFD "/sys/module/iommufd/parameters/allow_unsafe_interrupts"
 
 static void client_path(char *buf, size_t len, int instance, const char *what)
 {
@@ -69,6 +71,7 @@ void p2p_ti_init(struct p2p_ti_dev *t)
 	memset(t, 0, sizeof(*t));
 	t->dev.group_fd = -1;
 	t->dev.fd = -1;
+	t->dev.iommufd = -1;
 	t->instance = -1;
 }
 
@@ -77,17 +80,45 @@ int p2p_ti_open(struct p2p_ti_dev *t, int instance, int container)
 	return p2p_ti_open_type(t, instance, container, 0);
 }
 
+/*
+ * @container is an iommufd: the client's cdev, bound to it (its unsafe
+ * interrupts allowed for the bind, as for type1's attach) and attached to
+ * its IOAS, in a domain of its own instance.
+ */
+static int p2p_ti_open_cdev(struct p2p_ti_dev *t, int container, uint32_t ioas)
+{
+	char old[8] = "N";
+	int ret;
+
+	vfio_p2p_sysfs_read(UNSAFE_IRQS_IOMMUFD, old, sizeof(old));
+	old[strcspn(old, "\n")] = '\0';
+	ret = vfio_p2p_sysfs_write(UNSAFE_IRQS_IOMMUFD, "Y");
+	if (ret)
+		return ret;
+	ret = vfio_p2p_cdev_open(&t->dev, t->name, container, ioas);
+	vfio_p2p_sysfs_write(UNSAFE_IRQS_IOMMUFD, old);
+	return ret;
+}
+
 int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
 		     int iommu_type)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	struct vfio_region_info info = { .argsz = sizeof(info), .index = 0 };
 	char path[64], old[8] = "N";
+	uint32_t ioas;
 	int ret, fd;
 
 	p2p_ti_init(t);
 	t->instance = instance;
 	snprintf(t->name, sizeof(t->name), "%s.%d", P2P_TI_DEV_NAME, instance);
+	if (vfio_p2p_iommufd_ioas(container, &ioas)) {
+		ret = p2p_ti_open_cdev(t, container, ioas);
+		if (ret)
+			return ret;
+		fd = t->dev.fd;
+		goto opened;
+	}
 	t->dev.group_id = client_group(instance);
 	if (t->dev.group_id < 0)
 		return t->dev.group_id;
@@ -114,6 +145,7 @@ int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
 	if (fd < 0)
 		return -errno;
 	t->dev.fd = fd;
+opened:
 	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info))
 		return -errno;
 	t->region = info.offset;
