@@ -64,10 +64,19 @@
 /* As type1's dma_entry_limit: runs of device memory one IOAS maps at once. */
 #define IOMMUFD_P2P_MAX_LINKS	U16_MAX
 
+/*
+ * The domains, by index in io_pagetable::domains, whose IOTLB invalidation
+ * a batch of unmaps gathers for one sync at its end; a domain past them
+ * (an IOAS seldom has more than a few) syncs at each unmap instead.
+ */
+#define IOMMUFD_P2P_GATHERS	8
+
 struct iommufd_p2p {
 	struct vfio_p2p_space space;
 	const struct vfio_p2p_tracker *tracker;	/* module ref held */
 	struct io_pagetable *iopt;
+	/* Under space.lock: what the batch's unmaps left to invalidate */
+	struct iommu_iotlb_gather gather[IOMMUFD_P2P_GATHERS];
 };
 
 static DEFINE_MUTEX(iommufd_p2p_lock);
@@ -145,23 +154,41 @@ unwind:
 	return rc;
 }
 
+/*
+ * The domains cannot change between a batch's unmaps and its sync: both
+ * run under the space lock, which whoever changes them takes too.
+ */
 static void iommufd_p2p_unmap(struct vfio_p2p_space *space, dma_addr_t iova,
 			      unsigned long npages)
 {
 	struct iommufd_p2p *p2p = container_of(space, struct iommufd_p2p,
 					       space);
-	size_t size = npages << PAGE_SHIFT;
+	size_t size = npages << PAGE_SHIFT, unmapped;
 	struct iommu_domain *domain;
 	unsigned long index;
 
 	/* A MAPPED link is mapped whole in every domain. */
-	xa_for_each(&p2p->iopt->domains, index, domain)
-		WARN_ON(iommu_unmap(domain, iova, size) != size);
+	xa_for_each(&p2p->iopt->domains, index, domain) {
+		if (index < IOMMUFD_P2P_GATHERS)
+			unmapped = iommu_unmap_fast(domain, iova, size,
+						    &p2p->gather[index]);
+		else
+			unmapped = iommu_unmap(domain, iova, size);
+		WARN_ON(unmapped != size);
+	}
 }
 
-/* iommu_unmap() has synced each domain's IOTLB already. */
+/* One IOTLB sync per domain for a whole batch of unmaps. */
 static void iommufd_p2p_sync(struct vfio_p2p_space *space)
 {
+	struct iommufd_p2p *p2p = container_of(space, struct iommufd_p2p,
+					       space);
+	struct iommu_domain *domain;
+	unsigned long index;
+
+	xa_for_each_range(&p2p->iopt->domains, index, domain, 0,
+			  IOMMUFD_P2P_GATHERS - 1)
+		iommu_iotlb_sync(domain, &p2p->gather[index]);
 }
 
 /* A peer stays until RELEASE or the IOAS's end: iopt_p2p_destroy(). */
@@ -181,6 +208,7 @@ static struct iommufd_p2p *iopt_p2p_get(struct io_pagetable *iopt)
 {
 	struct iommufd_p2p *p2p = READ_ONCE(iopt->p2p);
 	struct iommufd_p2p *old;
+	unsigned int i;
 
 	lockdep_assert_held(&iopt->domains_rwsem);
 	if (p2p)
@@ -195,6 +223,8 @@ static struct iommufd_p2p *iopt_p2p_get(struct io_pagetable *iopt)
 		return ERR_PTR(-EFAULT);	/* vfio went away meanwhile */
 	}
 	p2p->iopt = iopt;
+	for (i = 0; i < IOMMUFD_P2P_GATHERS; i++)
+		iommu_iotlb_gather_init(&p2p->gather[i]);
 	p2p->tracker->space_init(&p2p->space, &iommufd_p2p_space_ops,
 				 IOMMUFD_P2P_MAX_LINKS);
 	old = cmpxchg(&iopt->p2p, NULL, p2p);

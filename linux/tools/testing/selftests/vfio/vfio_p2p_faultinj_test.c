@@ -476,7 +476,7 @@ static void fi_setup_ctx(struct __test_metadata *_metadata, struct fi *s,
 	ASSERT_NE(0, vfio_p2p_pagemap_pfn(c->ram));
 	want_add(s, VFIO_P2P_IOVA_RAM, VFIO_P2P_RAM_SIZE, 0, c->ram);
 	for (i = 0; i < nattach; i++) {
-		ret = p2p_ti_open_mode(&s->t[i], i, c->container);
+		ret = p2p_ti_open(&s->t[i], i, c->container);
 		ASSERT_EQ(0, ret) TH_LOG("attach test client %d: %s", i, strerror(-ret));
 	}
 	s->slice = vfio_p2p_region_mmap(&c->shm, &c->bar2, BAR_OFF, BAR_LEN,
@@ -761,7 +761,7 @@ TEST_F_TIMEOUT(late, attach_with_live_links, 300)
 		if (!ret)
 			continue;
 		/* After a failed attach the next succeeds: DMA from it lands. */
-		ASSERT_EQ(0, p2p_ti_open_mode(t, 1, s->c.container));
+		ASSERT_EQ(0, p2p_ti_open(t, 1, s->c.container));
 		ASSERT_TRUE(domain_ok(_metadata, s, 1, false));
 		ASSERT_TRUE(dma_lands(s, 1, IOVA_BAR + 0x800, s->slice + 0x800));
 		ASSERT_TRUE(dma_lands(s, 1, IOVA_MIX + MIX_PART - 32,

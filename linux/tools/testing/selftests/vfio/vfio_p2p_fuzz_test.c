@@ -780,7 +780,7 @@ FIXTURE_SETUP(fuzz)
 	if (f->ifd) {
 		/* Its domain shows what the IOAS maps at the end. */
 		ASSERT_EQ(0, p2p_ti_present(0)) TH_LOG("no test IOMMU instance 0");
-		ret = p2p_ti_open_mode(&f->t, 0, c->container);
+		ret = p2p_ti_open(&f->t, 0, c->container);
 		ASSERT_EQ(0, ret) TH_LOG("test client 0 in the IOAS: %s", strerror(-ret));
 	}
 	ASSERT_LE(4 * MIB, c->bar2.size);

@@ -11,6 +11,7 @@
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
+#include "../kselftest.h"
 #include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_util.h"
 
@@ -70,16 +71,23 @@ bool vfio_p2p_iommufd_ioas(int fd, uint32_t *ioas)
 	return false;
 }
 
-/* /sys/bus/pci/devices/BDF/vfio-dev/vfioN -> /dev/vfio/devices/vfioN */
-static int cdev_path(const char *bdf, char *path, size_t len)
+/* The buses whose devices the tests open by name through their vfio cdev. */
+static const char * const cdev_buses[] = { "pci", "mdev", "platform" };
+
+/* /sys/bus/BUS/devices/NAME/vfio-dev/vfioN -> /dev/vfio/devices/vfioN */
+static int cdev_path(const char *name, char *path, size_t len)
 {
-	char dir[96];
+	char dir[160];
 	struct dirent *d;
-	DIR *dp;
+	unsigned int i;
+	DIR *dp = NULL;
 	int ret = -ENOENT;
 
-	snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-	dp = opendir(dir);
+	for (i = 0; !dp && i < ARRAY_SIZE(cdev_buses); i++) {
+		snprintf(dir, sizeof(dir), "/sys/bus/%s/devices/%s/vfio-dev",
+			 cdev_buses[i], name);
+		dp = opendir(dir);
+	}
 	if (!dp)
 		return errno == ENOENT ? -EOPNOTSUPP : -errno;
 	while ((d = readdir(dp))) {

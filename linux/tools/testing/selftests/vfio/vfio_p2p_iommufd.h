@@ -20,14 +20,19 @@ struct vfio_p2p_dev;
 /*
  * Open /dev/iommu and allocate an IOAS; returns the fd (its IOAS in *@ioas)
  * or -errno.  The fd is then a "container" for vfio_p2p_map(); close it
- * with vfio_p2p_iommufd_close().
+ * with vfio_p2p_iommufd_close().  A process with CAP_IPC_LOCK (the
+ * tests, as root) is charged nothing for its pins: vfio_p2p_locked_kib()
+ * counts only type1's.
  */
 int vfio_p2p_iommufd_open(uint32_t *ioas);
 void vfio_p2p_iommufd_close(int iommufd);
 /* Whether @fd is an iommufd of vfio_p2p_iommufd_open(), and its IOAS. */
 bool vfio_p2p_iommufd_ioas(int fd, uint32_t *ioas);
 
-/* Open @bdf's vfio cdev, bind it to @iommufd and attach it to @ioas. */
+/*
+ * Open the vfio cdev of @bdf (a PCI address, an mdev's UUID or a platform
+ * device's name), bind it to @iommufd and attach it to @ioas.
+ */
 int vfio_p2p_cdev_open(struct vfio_p2p_dev *dev, const char *bdf, int iommufd,
 		       uint32_t ioas);
 

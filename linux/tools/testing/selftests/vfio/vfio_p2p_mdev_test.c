@@ -5,7 +5,7 @@
  *
  * The parent is the rig's second ivshmem, bound to the mslice driver (found
  * by that driver, not by address).  Each test creates a 1 MiB mdev A and a
- * 4 MiB mdev B and puts their groups and edu's in one type1 container:
+ * 4 MiB mdev B and puts them and edu in one container (or IOAS, below):
  *
  *  - untouched_bar_p2p_dma: MAP_DMA of B's never-touched BAR0 mmap places
  *    B's slice (vma_to_pfn) and maps it; edu's DMA lands there, at B's slice
@@ -26,7 +26,7 @@
  *  - remove_during_map_loop: B is removed while a thread maps and unmaps
  *    its BAR in a loop, a smoke test of that race: no error but EFAULT
  *    (after B is gone its range is PROT_NONE memory), no kernel report;
- *    B holds a pin of RAM (type1v2), which its close drops;
+ *    B holds a pin of RAM (where the mode pins), which its close drops;
  *  - parent_unbind_releases: unbinding the parent waits for the mdevs'
  *    user, and then no DMA reaches either slice; the parent binds again;
  *  - decode_off_revokes: clearing the memory bit of B's emulated command
@@ -42,7 +42,15 @@
  *    test-IOMMU client) fails at B's BAR, after type1 pinned the RAM for
  *    it: the pins go again, and a second attach maps RAM and B's BAR.
  *
- * Each test runs for VFIO_TYPE1_IOMMU and VFIO_TYPE1v2_IOMMU.  Without an
+ * Each test runs in every mode of vfio_p2p_iommu_modes.h: type1, type1v2,
+ * and iommufd, where edu's and each mdev's vfio cdev are bound to one
+ * iommufd and attached to its IOAS, the mdevs through an iommufd_access
+ * (vfio_pin_pages() is iommufd_access_pin_pages(), vfio_dma_rw() is
+ * iommufd_access_rw()), and MAP_DMA is IOMMU_IOAS_MAP.  The device model
+ * then sees what it sees under type1v2: RAM pins, device memory never
+ * (EFAULT); a read of a revoked or released range fails as a DMA would;
+ * only a read, or an unmap, of an IOVA nothing maps fails with iommufd's
+ * own errno (ENOENT; type1: EINVAL, and 0 bytes unmapped).  Without an
  * mslice parent (the stock kernel) every test skips.
  */
 #define _GNU_SOURCE
@@ -66,6 +74,7 @@
 #include "../kselftest_harness.h"
 /* mslice's ABI: the sample's own header, by its path in the tree. */
 #include "../../../../samples/vfio-mdev/mslice.h"
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_util.h"
 #include "vfio_p2p_test_iommu.h"
 
@@ -207,14 +216,23 @@ static long mdev_faults(struct mdev *m)
 
 /*
  * The mdev's group into @container (and, for the container's first group,
- * @iommu_type; 0 for none), its device fd and its regions.
+ * @iommu_type; 0 for none), its device fd and its regions.  When
+ * @container is an iommufd: the mdev's cdev, bound to it and attached to
+ * its IOAS (an iommufd_access).
  */
 static int mdev_open(struct mdev *m, int container, int iommu_type)
 {
 	char path[PATH_MAX], link[PATH_MAX], *slash;
+	uint32_t ioas;
 	ssize_t n;
 	int ret;
 
+	if (vfio_p2p_iommufd_ioas(container, &ioas)) {
+		ret = vfio_p2p_cdev_open(&m->dev, m->uuid, container, ioas);
+		if (ret)
+			return ret;
+		goto regions;
+	}
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group", m->uuid);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
@@ -235,6 +253,7 @@ static int mdev_open(struct mdev *m, int container, int iommu_type)
 	m->dev.fd = ioctl(m->dev.group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
 	if (m->dev.fd < 0)
 		return -errno;
+regions:
 	ret = vfio_p2p_region_info(&m->dev, VFIO_PCI_BAR0_REGION_INDEX, &m->bar0);
 	if (ret)
 		return ret;
@@ -354,13 +373,32 @@ FIXTURE_VARIANT(mslice) {
 	int iommu_type;
 };
 
-FIXTURE_VARIANT_ADD(mslice, type1) {
-	.iommu_type = VFIO_TYPE1_IOMMU,
-};
+#define VFIO_P2P_MODES_FIXTURE mslice
+#include "vfio_p2p_iommu_modes.h"
 
-FIXTURE_VARIANT_ADD(mslice, type1v2) {
-	.iommu_type = VFIO_TYPE1v2_IOMMU,
-};
+/* Does vfio_pin_pages() pin RAM?  type1v2 and iommufd; type1 (v1) never. */
+static bool mode_pins(int iommu_type)
+{
+	return iommu_type != VFIO_TYPE1_IOMMU;
+}
+
+/* vfio_pin_pages() of device memory, or of a revoked or released IOVA. */
+static int pin_device_errno(int iommu_type)
+{
+	return mode_pins(iommu_type) ? -EFAULT : -EACCES;
+}
+
+/* An unmap of a range nothing maps: type1 unmaps 0 bytes, iommufd ENOENT. */
+static int unmap_nothing(int iommu_type)
+{
+	return iommu_type == VFIO_P2P_IOMMUFD ? -ENOENT : 0;
+}
+
+/* vfio_dma_rw() of an IOVA nothing maps: each backend's own errno. */
+static int unmapped_errno(int iommu_type)
+{
+	return iommu_type == VFIO_P2P_IOMMUFD ? -ENOENT : -EINVAL;
+}
 
 FIXTURE_SETUP(mslice)
 {
@@ -386,9 +424,12 @@ FIXTURE_SETUP(mslice)
 	self->bar_size = parent_bar_size(self->parent);
 	ASSERT_LE(16 * MIB, self->bar_size);
 
-	c->container = vfio_p2p_container_open();
+	c->container = vfio_p2p_container_open_mode(variant->iommu_type);
+	if (c->container == -EOPNOTSUPP)
+		SKIP(return, "no /dev/iommu or no vfio cdev (iommufd mode)");
 	ASSERT_LE(0, c->container);
-	if (ioctl(c->container, VFIO_CHECK_EXTENSION, variant->iommu_type) != 1)
+	if (variant->iommu_type != VFIO_P2P_IOMMUFD &&
+	    ioctl(c->container, VFIO_CHECK_EXTENSION, variant->iommu_type) != 1)
 		SKIP(return, "IOMMU type %d not supported", variant->iommu_type);
 	/* An earlier test's process may still be exiting: wait, boundedly. */
 	ret = vfio_p2p_dev_open_wait(&c->edu, edu, c->container, variant->iommu_type, 30);
@@ -548,16 +589,17 @@ TEST_F_TIMEOUT(mslice, doorbell_reads_ram_and_p2p, 120)
 	ASSERT_EQ(vfio_p2p_fnv1a64(b + OFF, 2 * PG), result);
 	/* A read that spans the end of B's mapping stops there. */
 	ret = doorbell(&self->a, MSLICE_CMD_SUM, IOVA_B + self->b.size - PG, 2 * PG, &result);
-	ASSERT_EQ(-EINVAL, ret);
+	ASSERT_EQ(unmapped_errno(variant->iommu_type), ret);
 
 	/* Bad requests: clean errors. */
-	ASSERT_EQ(-EINVAL, doorbell(&self->a, MSLICE_CMD_SUM, IOVA_NONE, PG, &result));
+	ASSERT_EQ(unmapped_errno(variant->iommu_type),
+		  doorbell(&self->a, MSLICE_CMD_SUM, IOVA_NONE, PG, &result));
 	ASSERT_EQ(-EINVAL, doorbell(&self->a, MSLICE_CMD_SUM, VFIO_P2P_IOVA_RAM, 0, &result));
 	ASSERT_EQ(-EINVAL, doorbell(&self->a, 99, VFIO_P2P_IOVA_RAM, PG, &result));
 
-	/* vfio_pin_pages(): RAM pins (type1v2 only), device memory never. */
+	/* vfio_pin_pages(): RAM pins (not in type1 v1), device memory never. */
 	ret = doorbell(&self->a, MSLICE_CMD_PIN, VFIO_P2P_IOVA_RAM + 8, 0, &result);
-	if (variant->iommu_type == VFIO_TYPE1v2_IOMMU) {
+	if (mode_pins(variant->iommu_type)) {
 		ASSERT_EQ(0, ret) TH_LOG("PIN of RAM: %s", strerror(-ret));
 		ASSERT_EQ(*(uint64_t *)(c->ram + 8), result);
 	} else {
@@ -565,7 +607,7 @@ TEST_F_TIMEOUT(mslice, doorbell_reads_ram_and_p2p, 120)
 		ASSERT_EQ(-EACCES, ret);
 	}
 	ret = doorbell(&self->a, MSLICE_CMD_PIN, IOVA_B + OFF, 0, &result);
-	ASSERT_EQ(variant->iommu_type == VFIO_TYPE1v2_IOMMU ? -EFAULT : -EACCES, ret)
+	ASSERT_EQ(pin_device_errno(variant->iommu_type), ret)
 		TH_LOG("PIN of B's BAR: %d", ret);
 
 	/* And the mapping still works for DMA. */
@@ -686,7 +728,7 @@ TEST_F_TIMEOUT(mslice, remove_while_mapped, 120)
 					   -1, 0));
 	memset(b + OFF2, 0x5a, PG);
 	ret = doorbell(&self->a, MSLICE_CMD_PIN, IOVA_B + OFF2, 0, &result);
-	ASSERT_EQ(variant->iommu_type == VFIO_TYPE1v2_IOMMU ? -EFAULT : -EACCES, ret)
+	ASSERT_EQ(pin_device_errno(variant->iommu_type), ret)
 		TH_LOG("PIN of B's old IOVA with RAM behind its address: %d", ret);
 	vfio_p2p_host_expect(self->parent, off_b + OFF, DMA_LEN, seed);
 	/* The IOVA range is still the user's to unmap. */
@@ -846,7 +888,7 @@ TEST_F_TIMEOUT(mslice, remove_during_map_loop, 120)
 	 * while the loop maps: lockdep sees both orders if the backend ever
 	 * drops a device reference under its own lock.
 	 */
-	if (variant->iommu_type == VFIO_TYPE1v2_IOMMU)
+	if (mode_pins(variant->iommu_type))
 		ASSERT_EQ(0, doorbell(&self->b, MSLICE_CMD_PIN, VFIO_P2P_IOVA_RAM, 0, &result));
 	ASSERT_EQ(0, pthread_create(&t, NULL, map_loop, &l));
 	usleep(500000);
@@ -886,7 +928,8 @@ TEST_F_TIMEOUT(mslice, remove_during_map_loop, 120)
 	EXPECT_EQ(0, l.bad_before);
 	EXPECT_EQ(0, l.bad_after);
 	/* Nothing is left mapped at the loop's IOVA. */
-	EXPECT_EQ(0, vfio_p2p_unmap(self->c.container, IOVA_LOOP, l.size, 0));
+	EXPECT_EQ(unmap_nothing(variant->iommu_type),
+		  vfio_p2p_unmap(self->c.container, IOVA_LOOP, l.size, 0));
 }
 
 static void *unbind_thread(void *arg)
@@ -1126,7 +1169,7 @@ TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
 	/* Both mdevs leave the fixture's container for one of their own. */
 	mdev_close(&self->a);
 	mdev_close(&self->b);
-	container = vfio_p2p_container_open();
+	container = vfio_p2p_container_open_mode(variant->iommu_type);
 	ASSERT_LE(0, container);
 	ASSERT_EQ(0, mdev_open(&self->a, container, variant->iommu_type));
 	ASSERT_EQ(0, mdev_open(&self->b, container, 0));
@@ -1153,7 +1196,9 @@ TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
 	EXPECT_EQ(freed0, freed1) TH_LOG("the failed attach left entries mapped");
 
 	ASSERT_EQ(0, p2p_ti_open(&t, 0, container));
-	EXPECT_EQ(locked + 16 * PG / 1024, vfio_p2p_locked_kib());
+	/* iommufd charges a process with CAP_IPC_LOCK (root) nothing. */
+	EXPECT_EQ(locked + (variant->iommu_type == VFIO_P2P_IOMMUFD ? 0 : 16 * PG / 1024),
+		  vfio_p2p_locked_kib());
 	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_B + OFF3, 64, seed));
 	ASSERT_EQ(seed, *(uint32_t *)(b + OFF3)) TH_LOG("the DMA did not land in B's BAR");
 	/* The host sees it in the parent's backing file, at B's slice. */
@@ -1166,7 +1211,7 @@ TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
 	EXPECT_EQ(locked, vfio_p2p_locked_kib());
 	mdev_close(&self->a);
 	mdev_close(&self->b);
-	close(container);
+	vfio_p2p_container_close(container);
 	munmap(ram, 16 * PG);
 }
 

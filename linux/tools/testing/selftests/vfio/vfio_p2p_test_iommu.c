@@ -123,8 +123,13 @@ int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	char path[64], old[8] = "N";
+	uint32_t ioas;
 	int ret, fd;
 
+	if (vfio_p2p_iommufd_ioas(container, &ioas)) {
+		ret = p2p_ti_bind(t, instance, container);
+		return ret ? ret : p2p_ti_attach(t, ioas);
+	}
 	p2p_ti_init(t);
 	t->instance = instance;
 	snprintf(t->name, sizeof(t->name), "%s.%d", P2P_TI_DEV_NAME, instance);
@@ -199,17 +204,6 @@ int p2p_ti_attach(struct p2p_ti_dev *t, uint32_t pt_id)
 		return -errno;
 	t->dev.ioas = pt_id;
 	return 0;
-}
-
-int p2p_ti_open_mode(struct p2p_ti_dev *t, int instance, int container)
-{
-	uint32_t ioas;
-	int ret;
-
-	if (!vfio_p2p_iommufd_ioas(container, &ioas))
-		return p2p_ti_open(t, instance, container);
-	ret = p2p_ti_bind(t, instance, container);
-	return ret ? ret : p2p_ti_attach(t, ioas);
 }
 
 void p2p_ti_close(struct p2p_ti_dev *t)

@@ -69,7 +69,10 @@ int p2p_ti_present(int instance);
  * Open the client's group into @container (which has its IOMMU type set:
  * this attaches the group) and get its device fd.  The client has no MSI
  * and so no isolated MSI: type1's allow_unsafe_interrupts is set for the
- * attach and restored after it.  0 or -errno.
+ * attach and restored after it.  When @container is an iommufd of
+ * vfio_p2p_iommufd_open(), the client's cdev is bound to it (iommufd's
+ * allow_unsafe_interrupts set for the bind) and attached to its IOAS,
+ * where iommufd gives it a domain of its own instance.  0 or -errno.
  */
 int p2p_ti_open(struct p2p_ti_dev *t, int instance, int container);
 /*
@@ -86,12 +89,6 @@ int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
  */
 int p2p_ti_bind(struct p2p_ti_dev *t, int instance, int iommufd);
 int p2p_ti_attach(struct p2p_ti_dev *t, uint32_t pt_id);
-/*
- * p2p_ti_open() for a container of either mode: when @container is an
- * iommufd (vfio_p2p_iommufd_ioas()), p2p_ti_bind() and p2p_ti_attach() to
- * its IOAS.
- */
-int p2p_ti_open_mode(struct p2p_ti_dev *t, int instance, int container);
 void p2p_ti_close(struct p2p_ti_dev *t);
 void p2p_ti_init(struct p2p_ti_dev *t);
 

@@ -708,7 +708,7 @@ int vfio_p2p_dev_open_wait(struct vfio_p2p_dev *dev, const char *bdf, int contai
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		ret = vfio_p2p_dev_open(dev, bdf, container, iommu_type);
+		ret = vfio_p2p_dev_join(dev, bdf, container, iommu_type);
 		if (ret != -EBUSY)
 			return ret;
 		vfio_p2p_dev_close(dev);

@@ -37,7 +37,7 @@
 #define IVSHMEM_BAR		2
 
 struct vfio_p2p_dev {
-	char bdf[16];
+	char bdf[40];		/* PCI address, or an mdev's UUID (cdev mode) */
 	int group_id;
 	int group_fd;		/* -1 in the iommufd mode (cdev) */
 	int fd;
@@ -178,7 +178,10 @@ void vfio_p2p_ctx_init(struct vfio_p2p_ctx *c);
  */
 int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **what,
 			   int wait_s);
-/* vfio_p2p_dev_open(), waiting as vfio_p2p_ctx_open_wait() does. */
+/*
+ * vfio_p2p_dev_join(), waiting as vfio_p2p_ctx_open_wait() does: a group
+ * or cdev another process still holds.
+ */
 int vfio_p2p_dev_open_wait(struct vfio_p2p_dev *dev, const char *bdf, int container,
 			   int iommu_type, int wait_s);
 /* Print on stderr every process holding a vfio group or device fd (or cdev). */
