@@ -81,12 +81,19 @@ for m in vfio vfio_iommu_type1 vfio-pci-core vfio-pci mdev; do
 	tap "$rc" "modinfo -n $m is ours: $f"
 done
 modprobe vfio_iommu_type1 && modprobe mdev
+# The loaded module is the file modinfo names: the same GNU build-id note
+# (vfio-pci-core and vfio-pci have no MODULE_VERSION, so no srcversion).
+build_id() {
+	xz -dcf "$1" >/tmp/trial-mod.ko &&
+		objcopy -O binary --only-section=.note.gnu.build-id /tmp/trial-mod.ko /tmp/trial-note &&
+		od -An -tx1 -v /tmp/trial-note | tr -d ' \n'
+}
 for m in vfio vfio_iommu_type1 vfio_pci_core vfio_pci mdev; do
-	want=$(modinfo -F srcversion "$m" 2>/dev/null)
-	got=$(cat "/sys/module/$m/srcversion" 2>/dev/null)
+	want=$(build_id "$(modinfo -n "$m" 2>/dev/null)" 2>/dev/null)
+	got=$(od -An -tx1 -v "/sys/module/$m/notes/.note.gnu.build-id" 2>/dev/null | tr -d ' \n')
 	taint=$(cat "/sys/module/$m/taint" 2>/dev/null)
 	[ -n "$got" ] && [ "$got" = "$want" ] && [[ $taint == *O* ]] && rc=0 || rc=1
-	tap "$rc" "loaded $m is the one dkms built (srcversion $got, taint $taint)"
+	tap "$rc" "loaded $m is the one dkms built (build-id ${got: -16}, taint $taint)"
 done
 [ -e /sys/module/vfio_iommu_type1/parameters/strict_mmio_maps ] && rc=0 || rc=1
 tap "$rc" "vfio_iommu_type1 has the series' strict_mmio_maps ($(cat /sys/module/vfio_iommu_type1/parameters/strict_mmio_maps 2>/dev/null))"
