@@ -248,13 +248,15 @@ if any(r.get('noisy') for r in rows):
           % ('1/%g to %g' % (bench.NOISE, bench.NOISE) if labels else 'bench.py\'s'))
     print('ratio of this run is suspect.')
 print()
-print('  %-24s %8s %10s %10s  %-16s%s' % ('', 'size', 'stock', 'p2p', 'stock/p2p',
+print('  %-25s %8s %10s %10s  %-16s%s' % ('', 'size', 'stock', 'p2p', 'stock/p2p',
                                          ' p2p/bare' if bare else ''))
 for r in rows:
     if r.get('op') in ('map', 'unmap'):
-        print('  %-24s %8s %10s %10s  %-16s%s' % (
+        print('  %-25s %8s %10s %10s  %-16s%s' % (
             labels.get((r['row'], r['op']), '%s %s' % (r['row'], r['op'])),
-            size(r['size_bytes']), ns(r['stock_median_ns']), ns(r['p2p_median_ns']),
+            size(r['size_bytes']),
+            'refused' if r.get('stock_refused') else ns(r['stock_median_ns']),
+            ns(r['p2p_median_ns']),
             '%s (%s)%s' % (ratio(r['ratio_median']), ratio(r['ratio_min']),
                            ' *' if r.get('noisy') else ''),
             (' ' + ratio(r['p2p_map_over_bare'])) if bare and r.get('p2p_map_over_bare') else ''))

@@ -18,7 +18,12 @@
  *    THP off for the buffer (4 KiB pages), where a per-chunk cost shows;
  *  - for N links (-l, default 1, 64 and 4096; see "Links" below), one
  *    DISABLE+ENABLE cycle of the peer's memory decode and one RELEASE of
- *    the peer (the last close of its device fd) with all N links mapped.
+ *    the peer (the last close of its device fd) with all N links mapped;
+ *  - then the BAR and RAM rows again over iommufd (the devices' cdevs bound
+ *    to an iommufd, IOMMU_IOAS_MAP and IOMMU_IOAS_UNMAP of one IOAS), rows
+ *    named iommufd-ROW: no profiler and no bare iommu_map() there.  A kernel
+ *    that refuses IOAS_MAP of the BAR (stock 6.12: EFAULT) gets one line
+ *    saying so per size instead of the BAR rows.
  *
  * When the kernel has ftrace's function profiler, one more MAP_DMA per row,
  * not among the timed ones, runs with the profiler on for the type1 ioctl
@@ -46,11 +51,14 @@
  *   bench: row=ROW op=trace size=BYTES map_ns=.. [KEY_ns=.. KEY_hits=..]...
  *   bench: row=ROW op=bare size=BYTES n=N median_ns=.. min_ns=.. samples_ns=..
  *   bench: row=null op=ioctl size=0 n=N median_ns=.. min_ns=.. samples_ns=..
+ *   bench: row=iommufd-bar-untouched|iommufd-bar-touched op=map|unmap
+ *          size=BYTES refused=ERRNO_NAME   (instead of that size's BAR rows)
  *   bench: row=links-cycle|links-release op=event links=N size=BYTES n=..
  *          median_ns=.. min_ns=.. samples_ns=..   (one line)
  *   bench: row=links-cycle|links-release op=trace links=N size=BYTES
  *          event_ns=.. [KEY_ns=.. KEY_hits=..]...   (one line)
- * ROW is bar-untouched, bar-touched, ram or ram-4k; size= of a link row is its N
+ * ROW is bar-untouched, bar-touched, ram or ram-4k, or one of those prefixed by
+ * iommufd-; size= of a link row is its N
  * pages.  KEY is each profiled function that the kernel has (prof_funcs).
  * Exits non-zero on any failure.
  *
@@ -76,6 +84,7 @@
 #include <linux/vfio.h>
 
 #include "../kselftest.h"
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_util.h"
 
 #define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
@@ -93,6 +102,8 @@ static const char default_bar_sizes[] = "2M,64M,256M,1G,4G,16G";
 static const char default_ram_sizes[] = "64M,1G";
 
 static int min_reps = 5;
+/* The second pass: the same rows over iommufd (cdev + IOAS). */
+static bool iommufd_mode;
 
 /* Another repetition of a row that has run @i times, taking @spent ns? */
 static bool more(int i, uint64_t spent)
@@ -160,7 +171,8 @@ static void report(const char *row, const char *op, uint64_t size,
 {
 	char fields[128];
 
-	snprintf(fields, sizeof(fields), "row=%s op=%s", row, op);
+	snprintf(fields, sizeof(fields), "row=%s%s op=%s",
+		 iommufd_mode ? "iommufd-" : "", row, op);
 	report_fields(fields, size, ns, n);
 }
 
@@ -448,9 +460,12 @@ static int time_bare_map(uint64_t iova, uint64_t phys, uint64_t size,
  */
 static int bare_map(const char *row, uint64_t iova, uint64_t size, int reps)
 {
-	uint64_t ns[MAX_REPS], phys = bar2_phys();
+	uint64_t ns[MAX_REPS], phys;
 	int i, ret = 0;
 
+	if (iommufd_mode)
+		return 0;	/* the breakdown is type1's */
+	phys = bar2_phys();
 	if (!phys)
 		return -ENODEV;
 	for (i = 0; i < reps && !ret; i++)
@@ -475,13 +490,15 @@ static int traced_map_check(const char *row, void *vaddr, uint64_t iova,
 	uint32_t seed = vfio_p2p_seed();
 	int ret;
 
-	if (prof_enable(true))
+	/* The profiler's functions are type1's: none over iommufd. */
+	if (!iommufd_mode && prof_enable(true))
 		return -EIO;
 	ret = timed_map(vaddr, iova, size, &ns);
-	prof_enable(false);
+	if (!iommufd_mode)
+		prof_enable(false);
 	if (ret)
 		return ret;
-	if (tracefs && !prof_read(&res))
+	if (!iommufd_mode && tracefs && !prof_read(&res))
 		prof_report(row, size, ns, &res);
 	ret = vfio_p2p_ram_to_iova(&ctx, iova + off, EDU_DMA_MAX, seed);
 	if (!ret && vfio_p2p_check(view + off, EDU_DMA_MAX, seed) != -1)
@@ -523,6 +540,23 @@ static void *bar_mmap(uint64_t size)
 				    PROT_READ | PROT_WRITE);
 }
 
+/*
+ * Over iommufd, stock 6.12 refuses a BAR: IOMMU_IOAS_MAP pins, and a
+ * VM_PFNMAP has no pages (EFAULT).  Said once per size and row.
+ */
+static int ioas_refused(uint64_t size)
+{
+	static const char *const rows[] = { "untouched", "touched" };
+	static const char *const ops[] = { "map", "unmap" };
+	int r, o;
+
+	for (r = 0; r < 2; r++)
+		for (o = 0; o < 2; o++)
+			printf("bench: row=iommufd-bar-%s op=%s size=%llu refused=EFAULT\n",
+			       rows[r], ops[o], (unsigned long long)size);
+	return 0;
+}
+
 static int bench_bar(uint64_t size)
 {
 	uint64_t map_ns[MAX_REPS], unmap_ns[MAX_REPS], spent = 0;
@@ -535,6 +569,10 @@ static int bench_bar(uint64_t size)
 		if (bar == MAP_FAILED)
 			return fail("mmap BAR2", size, errno);
 		ret = timed_map(bar, IOVA_BAR, size, &map_ns[i]);
+		if (ret == -EFAULT && iommufd_mode && !i) {
+			munmap(bar, size);
+			return ioas_refused(size);
+		}
 		if (ret)
 			return fail("MAP_DMA of the untouched BAR", size, ret);
 		ret = timed_unmap(IOVA_BAR, size, &unmap_ns[i]);
@@ -996,6 +1034,20 @@ int main(int argc, char **argv)
 		if (bench_cycle(links[i]) || bench_release(links[i]))
 			return 1;
 	}
+	vfio_p2p_ctx_close(&ctx);
+
+	iommufd_mode = true;
+	ret = vfio_p2p_ctx_open_wait(&ctx, VFIO_P2P_IOMMUFD, &what, 10);
+	if (ret)
+		return fail(what, 0, ret);
+	printf("# bench: iommufd: edu %s, ivshmem %s, their cdevs bound to one iommufd, one IOAS\n",
+	       ctx.edu.bdf, ctx.shm.bdf);
+	for (i = 0; i < nbar; i++)
+		if (bar_sizes[i] <= ctx.bar2.size && bench_bar(bar_sizes[i]))
+			return 1;
+	for (i = 0; i < nram; i++)
+		if (bench_ram(ram_sizes[i], true) || bench_ram(ram_sizes[i], false))
+			return 1;
 	vfio_p2p_ctx_close(&ctx);
 	printf("bench: done\n");
 	return 0;
