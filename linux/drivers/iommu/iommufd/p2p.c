@@ -517,14 +517,16 @@ void iopt_p2p_retry(struct io_pagetable *iopt)
  *
  * With no area left there is no link; the peers the space kept for the
  * next map go (vfio_p2p_space_fini()), after which no callback can reach
- * the space.  Drops the reference on the tracker's module.  Context: no
- * iommufd lock held.
+ * the space.  Drops the reference on the tracker's module.  If areas are
+ * left (iopt_destroy_table() has WARNed), their links still point at the
+ * state, which is leaked with them, module reference included.  Context:
+ * no iommufd lock held.
  */
 void iopt_p2p_destroy(struct io_pagetable *iopt)
 {
 	struct iommufd_p2p *p2p = iopt->p2p;
 
-	if (!p2p)
+	if (!p2p || !RB_EMPTY_ROOT(&iopt->area_itree.rb_root))
 		return;
 	p2p->tracker->space_fini(&p2p->space);
 	WARN_ON(!list_empty(&p2p->space.peers));
