@@ -361,6 +361,11 @@ int iopt_p2p_fill(struct iopt_area *area, struct iopt_pages *pages)
 			      iopt_area_start_byte(area, iova);
 	unsigned long npages = length >> PAGE_SHIFT;
 	struct mm_struct *mm = pages->source_mm;
+	/*
+	 * Device memory: not cacheable, whatever the domain's coherency (as
+	 * dma_map_resource() maps it); io-pgtable-arm makes it Device-nGnRE.
+	 */
+	int prot = (area->iommu_prot & ~IOMMU_CACHE) | IOMMU_MMIO;
 	struct iommufd_p2p *p2p;
 	int rc = 0;
 
@@ -388,7 +393,7 @@ int iopt_p2p_fill(struct iopt_area *area, struct iopt_pages *pages)
 		}
 		/* Releases mmap_lock; 0 means no longer a P2P-capable VMA. */
 		ret = p2p->tracker->map(&p2p->space, vma, vaddr, iova, npages,
-					area->iommu_prot, &area->p2p_links);
+					prot, &area->p2p_links);
 		if (ret <= 0) {
 			rc = ret ? ret : -EFAULT;
 			break;
