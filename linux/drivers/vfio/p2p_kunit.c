@@ -1206,6 +1206,47 @@ static void p2p_track_restore_charges_mapper(struct kunit *test)
 	vfio_p2p_unmap_links(&fs->space, &owner);
 }
 
+static void fake_domain_unmap(void *arg, dma_addr_t iova, unsigned long npages)
+{
+	struct fake_space *fs = arg;
+
+	fake_space_log(&fs->space, false, iova, 0, npages);
+}
+
+/*
+ * A domain leaving gets exactly the mapped links unmapped: a revoked link
+ * is a hole there, which an SMMUv3 or AMD unmap stops at, and unmapping
+ * it again would WARN.
+ */
+static void p2p_track_unmap_live_links(struct kunit *test)
+{
+	struct fake_vdev *fake = test->priv;
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct fake_space *fs = fake->fs;
+	LIST_HEAD(owner);
+
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
+	KUNIT_ASSERT_EQ(test, fs->ncalls, 1);
+
+	mutex_lock(&fs->space.lock);
+	vfio_p2p_unmap_live_links(&fs->space, fake_domain_unmap, fs);
+	mutex_unlock(&fs->space.lock);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	expect_call(test, fs, 1, false, TRACK_IOVA, 0, 4);
+
+	vfio_device_mem_update(&fake->vdev, false);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 3);
+	mutex_lock(&fs->space.lock);
+	vfio_p2p_unmap_live_links(&fs->space, fake_domain_unmap, fs);
+	mutex_unlock(&fs->space.lock);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 3);	/* revoked: nothing */
+
+	vfio_device_mem_update(&fake->vdev, true);
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 5);
+}
+
 /* A space maps at most max_links runs; the next gets -ENOSPC, mapping nothing. */
 static void p2p_track_link_limit(struct kunit *test)
 {
@@ -1458,6 +1499,7 @@ static struct kunit_case vfio_p2p_track_cases[] = {
 	KUNIT_CASE(p2p_track_one_op_per_link),
 	KUNIT_CASE(p2p_track_failed_restore_retried),
 	KUNIT_CASE(p2p_track_restore_charges_mapper),
+	KUNIT_CASE(p2p_track_unmap_live_links),
 	KUNIT_CASE(p2p_track_link_limit),
 	KUNIT_CASE(p2p_track_reopened_peer),
 	KUNIT_CASE(p2p_track_peer_outlives_links),

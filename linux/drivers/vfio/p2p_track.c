@@ -633,6 +633,26 @@ void vfio_p2p_space_retry(struct vfio_p2p_space *space)
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_space_retry);
 
+/* @unmap every mapped link of the space, in list order, up to @stop. */
+static void unmap_live_links(struct vfio_p2p_space *space,
+			     struct vfio_p2p_link *stop,
+			     void (*unmap)(void *arg, dma_addr_t iova,
+					   unsigned long npages),
+			     void *arg)
+{
+	struct vfio_p2p_link *link;
+	struct vfio_p2p_peer *peer;
+
+	list_for_each_entry(peer, &space->peers, space_node) {
+		list_for_each_entry(link, &peer->links, peer_node) {
+			if (link == stop)
+				return;
+			if (link->state == LINK_MAPPED)
+				unmap(arg, link->iova, link->npages);
+		}
+	}
+}
+
 /**
  * vfio_p2p_map_live_links() - map every mapped link into a new domain
  * @space: the backend's space; the caller holds space->lock, and adds the
@@ -655,7 +675,7 @@ int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
 					  unsigned long npages),
 			    void *arg)
 {
-	struct vfio_p2p_link *link, *failed;
+	struct vfio_p2p_link *link;
 	struct vfio_p2p_peer *peer;
 	int ret;
 
@@ -673,18 +693,31 @@ int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
 	return 0;
 
 unwind:
-	failed = link;
-	list_for_each_entry(peer, &space->peers, space_node) {
-		list_for_each_entry(link, &peer->links, peer_node) {
-			if (link == failed)
-				return ret;
-			if (link->state == LINK_MAPPED)
-				unmap(arg, link->iova, link->npages);
-		}
-	}
+	unmap_live_links(space, link, unmap, arg);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_map_live_links);
+
+/**
+ * vfio_p2p_unmap_live_links() - unmap every mapped link from a domain leaving
+ * @space: the backend's space; the caller holds space->lock, and removes the
+ *	domain from the set the ops map into before dropping it
+ * @unmap: unmaps one run from that domain
+ * @arg: for @unmap
+ *
+ * The reverse of vfio_p2p_map_live_links(): the domain holds exactly the
+ * mapped links, so @unmap never meets a hole (an IOMMU whose unmap stops at
+ * one, or WARNs at a double unmap, is not fed either).
+ */
+void vfio_p2p_unmap_live_links(struct vfio_p2p_space *space,
+			       void (*unmap)(void *arg, dma_addr_t iova,
+					     unsigned long npages),
+			       void *arg)
+{
+	lockdep_assert_held(&space->lock);
+	unmap_live_links(space, NULL, unmap, arg);
+}
+EXPORT_SYMBOL_GPL(vfio_p2p_unmap_live_links);
 
 /* Wait for every peer freed so far (KUnit: the references are back). */
 void vfio_p2p_flush(void)

@@ -40,8 +40,8 @@
  * domains_rwsem, iova_rwsem and iopt_pages::mutex, which are held across
  * pinning user memory.  Whoever changes the domains xarray does so under
  * the space lock too (iopt_p2p_domains_lock()): a new domain gets the
- * MAPPED links there, and a domain leaving is freed by its caller right
- * after it is removed, so its links are not unmapped from it one by one.
+ * MAPPED links there, and a domain leaving has them unmapped there, as
+ * iommufd unmaps every other area from it.
  * An access (iommufd_access) never pins device memory: it has no page.
  * Its rw of a p2p area works while every link in the range is MAPPED, and
  * fails with -EFAULT otherwise, where a DMA would fault.
@@ -502,6 +502,24 @@ int iopt_p2p_fill_domain(struct io_pagetable *iopt,
 	return iopt->p2p->tracker->map_live_links(&iopt->p2p->space,
 						  iopt_p2p_map_one,
 						  iopt_p2p_unmap_one, domain);
+}
+
+/**
+ * iopt_p2p_unfill_domain() - unmap the live links from a domain leaving @iopt
+ * @iopt: the io_pagetable
+ * @domain: the domain, removed from @iopt->domains before the lock drops
+ *
+ * As iopt_unfill_domain() empties it of every other area: the domain is
+ * left holding nothing of device memory, whether it is freed next or not.
+ * Context: under iopt_p2p_domains_lock().
+ */
+void iopt_p2p_unfill_domain(struct io_pagetable *iopt,
+			    struct iommu_domain *domain)
+{
+	if (iopt->p2p)
+		iopt->p2p->tracker->unmap_live_links(&iopt->p2p->space,
+						     iopt_p2p_unmap_one,
+						     domain);
 }
 
 /**
