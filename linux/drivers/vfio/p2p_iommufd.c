@@ -22,6 +22,7 @@ static const struct vfio_p2p_tracker vfio_p2p_tracker = {
 	.range_live = vfio_p2p_range_live,
 	.space_retry = vfio_p2p_space_retry,
 	.map_live_links = vfio_p2p_map_live_links,
+	.unmap_live_links = vfio_p2p_unmap_live_links,
 };
 
 void vfio_p2p_iommufd_init(void)

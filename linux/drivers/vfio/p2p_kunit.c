@@ -41,6 +41,7 @@
 #include <linux/file.h>
 #include <linux/kthread.h>
 #include <linux/iommu.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/notifier.h>
@@ -877,7 +878,18 @@ struct fake_space {
 	unsigned int ncalls;
 	unsigned int nsyncs;
 	unsigned int fail_maps;		/* the next maps fail with -ENOMEM */
+	struct mem_cgroup *map_memcg;	/* the active memcg at the last map */
 };
+
+/* The memcg a __GFP_ACCOUNT allocation of the running task is charged to. */
+static struct mem_cgroup *fake_active_memcg(void)
+{
+#ifdef CONFIG_MEMCG
+	return current->active_memcg;
+#else
+	return NULL;
+#endif
+}
 
 static void fake_space_log(struct vfio_p2p_space *space, bool map, dma_addr_t iova,
 			   unsigned long pfn, unsigned long npages)
@@ -899,6 +911,7 @@ static int fake_space_map(struct vfio_p2p_space *space, dma_addr_t iova,
 		fs->fail_maps--;
 		return -ENOMEM;
 	}
+	fs->map_memcg = fake_active_memcg();
 	fake_space_log(space, true, iova, pfn, npages);
 	return 0;
 }
@@ -1149,6 +1162,89 @@ static void p2p_track_failed_restore_retried(struct kunit *test)
 
 	vfio_p2p_unmap_links(&fs->space, &owner);
 	KUNIT_EXPECT_EQ(test, fs->ncalls, 4);
+}
+
+/*
+ * ENABLE comes in whichever task re-enabled the device: a restore charges
+ * what the ops allocate to the memcg of the task that mapped the links
+ * (the one whose __GFP_ACCOUNT allocations the first map charged), not to
+ * that task's, and leaves the active memcg as it found it.
+ */
+static void p2p_track_restore_charges_mapper(struct kunit *test)
+{
+	struct fake_vdev *fake = test->priv;
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct fake_space *fs = fake->fs;
+	struct mem_cgroup *mapper;
+	LIST_HEAD(owner);
+
+	mapper = get_mem_cgroup_from_mm(current->mm);
+	if (!mapper)
+		kunit_skip(test, "no memory cgroups");
+	mem_cgroup_put(mapper);	/* the peer holds one while it lives */
+
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
+	KUNIT_EXPECT_PTR_EQ(test, fs->map_memcg, NULL);	/* the caller's own */
+	vfio_device_mem_update(&fake->vdev, false);
+	fs->map_memcg = NULL;
+	vfio_device_mem_update(&fake->vdev, true);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 3);
+	KUNIT_EXPECT_PTR_EQ(test, fs->map_memcg, mapper);
+	KUNIT_EXPECT_PTR_EQ(test, fake_active_memcg(), NULL);
+
+	/* A retry restores the same way. */
+	vfio_device_mem_update(&fake->vdev, false);
+	fs->fail_maps = 1;
+	vfio_device_mem_update(&fake->vdev, true);
+	fs->map_memcg = NULL;
+	vfio_p2p_space_retry(&fs->space);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 5);
+	KUNIT_EXPECT_PTR_EQ(test, fs->map_memcg, mapper);
+	KUNIT_EXPECT_PTR_EQ(test, fake_active_memcg(), NULL);
+
+	vfio_p2p_unmap_links(&fs->space, &owner);
+}
+
+static void fake_domain_unmap(void *arg, dma_addr_t iova, unsigned long npages)
+{
+	struct fake_space *fs = arg;
+
+	fake_space_log(&fs->space, false, iova, 0, npages);
+}
+
+/*
+ * A domain leaving gets exactly the mapped links unmapped: a revoked link
+ * is a hole there, which an SMMUv3 or AMD unmap stops at, and unmapping
+ * it again would WARN.
+ */
+static void p2p_track_unmap_live_links(struct kunit *test)
+{
+	struct fake_vdev *fake = test->priv;
+	unsigned long addr = fake_mmap_region(test, REGION_PFN, 0, 4);
+	struct fake_space *fs = fake->fs;
+	LIST_HEAD(owner);
+
+	KUNIT_ASSERT_EQ(test, track_map(fs, addr, TRACK_IOVA,
+					4, TRACK_PROT, &owner), 4);
+	KUNIT_ASSERT_EQ(test, fs->ncalls, 1);
+
+	mutex_lock(&fs->space.lock);
+	vfio_p2p_unmap_live_links(&fs->space, fake_domain_unmap, fs);
+	mutex_unlock(&fs->space.lock);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 2);
+	expect_call(test, fs, 1, false, TRACK_IOVA, 0, 4);
+
+	vfio_device_mem_update(&fake->vdev, false);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 3);
+	mutex_lock(&fs->space.lock);
+	vfio_p2p_unmap_live_links(&fs->space, fake_domain_unmap, fs);
+	mutex_unlock(&fs->space.lock);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 3);	/* revoked: nothing */
+
+	vfio_device_mem_update(&fake->vdev, true);
+	vfio_p2p_unmap_links(&fs->space, &owner);
+	KUNIT_EXPECT_EQ(test, fs->ncalls, 5);
 }
 
 /* A space maps at most max_links runs; the next gets -ENOSPC, mapping nothing. */
@@ -1402,6 +1498,8 @@ static struct kunit_case vfio_p2p_track_cases[] = {
 	KUNIT_CASE(p2p_track_release_kills),
 	KUNIT_CASE(p2p_track_one_op_per_link),
 	KUNIT_CASE(p2p_track_failed_restore_retried),
+	KUNIT_CASE(p2p_track_restore_charges_mapper),
+	KUNIT_CASE(p2p_track_unmap_live_links),
 	KUNIT_CASE(p2p_track_link_limit),
 	KUNIT_CASE(p2p_track_reopened_peer),
 	KUNIT_CASE(p2p_track_peer_outlives_links),

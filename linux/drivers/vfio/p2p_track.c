@@ -31,8 +31,10 @@
  */
 #include <linux/iommu.h>
 #include <linux/kref.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/vfio.h>
 #include <linux/vfio_p2p_iommu.h>
@@ -51,6 +53,7 @@ struct vfio_p2p_peer {
 	struct kref kref;		/* links + maps (+ listed); space->lock */
 	struct vfio_p2p_space *space;	/* NULL once released, see above */
 	struct vfio_device *device;	/* counted, with its driver's module */
+	struct mem_cgroup *memcg;	/* the mapper's, counted; fixed */
 	struct notifier_block nb;
 	bool registered;		/* nb on the chain; written while unshared */
 	struct list_head space_node;	/* on space->peers; space->lock */
@@ -90,6 +93,7 @@ static void peer_free_work(struct work_struct *work)
 	if (peer->registered)
 		vfio_device_unregister_notifier(peer->device, &peer->nb);
 	vfio_device_put_from_vma(peer->device);
+	mem_cgroup_put(peer->memcg);
 	kfree(peer);
 }
 
@@ -154,10 +158,16 @@ static void peer_put(struct vfio_p2p_space *space, struct vfio_p2p_peer *peer)
 	peers_free(&dead);
 }
 
-/* Map the peer's revoked links again; space->lock held. */
+/*
+ * Map the peer's revoked links again; space->lock held.  ENABLE runs in
+ * whichever task re-enabled the device (its reset, say), so what the ops
+ * allocate is charged to the memcg of the task that mapped the links, as
+ * their first map was.
+ */
 static void restore_links(struct vfio_p2p_space *space,
 			  struct vfio_p2p_peer *peer)
 {
+	struct mem_cgroup *old_memcg = set_active_memcg(peer->memcg);
 	struct vfio_p2p_link *link;
 	unsigned int failed = 0;
 
@@ -170,6 +180,7 @@ static void restore_links(struct vfio_p2p_space *space,
 		else
 			link->state = LINK_MAPPED;
 	}
+	set_active_memcg(old_memcg);
 	peer->restore_failed = failed;
 	if (failed) {
 		WRITE_ONCE(space->restore_pending, true);
@@ -290,6 +301,7 @@ static struct vfio_p2p_peer *peer_get(struct vfio_p2p_space *space,
 		kfree(new);
 		return ERR_PTR(ret);
 	}
+	new->memcg = get_mem_cgroup_from_mm(current->mm);
 	new->space = space;
 	new->nb.notifier_call = peer_event;
 	kref_init(&new->kref);
@@ -621,6 +633,26 @@ void vfio_p2p_space_retry(struct vfio_p2p_space *space)
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_space_retry);
 
+/* @unmap every mapped link of the space, in list order, up to @stop. */
+static void unmap_live_links(struct vfio_p2p_space *space,
+			     struct vfio_p2p_link *stop,
+			     void (*unmap)(void *arg, dma_addr_t iova,
+					   unsigned long npages),
+			     void *arg)
+{
+	struct vfio_p2p_link *link;
+	struct vfio_p2p_peer *peer;
+
+	list_for_each_entry(peer, &space->peers, space_node) {
+		list_for_each_entry(link, &peer->links, peer_node) {
+			if (link == stop)
+				return;
+			if (link->state == LINK_MAPPED)
+				unmap(arg, link->iova, link->npages);
+		}
+	}
+}
+
 /**
  * vfio_p2p_map_live_links() - map every mapped link into a new domain
  * @space: the backend's space; the caller holds space->lock, and adds the
@@ -643,7 +675,7 @@ int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
 					  unsigned long npages),
 			    void *arg)
 {
-	struct vfio_p2p_link *link, *failed;
+	struct vfio_p2p_link *link;
 	struct vfio_p2p_peer *peer;
 	int ret;
 
@@ -661,18 +693,31 @@ int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
 	return 0;
 
 unwind:
-	failed = link;
-	list_for_each_entry(peer, &space->peers, space_node) {
-		list_for_each_entry(link, &peer->links, peer_node) {
-			if (link == failed)
-				return ret;
-			if (link->state == LINK_MAPPED)
-				unmap(arg, link->iova, link->npages);
-		}
-	}
+	unmap_live_links(space, link, unmap, arg);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vfio_p2p_map_live_links);
+
+/**
+ * vfio_p2p_unmap_live_links() - unmap every mapped link from a domain leaving
+ * @space: the backend's space; the caller holds space->lock, and removes the
+ *	domain from the set the ops map into before dropping it
+ * @unmap: unmaps one run from that domain
+ * @arg: for @unmap
+ *
+ * The reverse of vfio_p2p_map_live_links(): the domain holds exactly the
+ * mapped links, so @unmap never meets a hole (an IOMMU whose unmap stops at
+ * one, or WARNs at a double unmap, is not fed either).
+ */
+void vfio_p2p_unmap_live_links(struct vfio_p2p_space *space,
+			       void (*unmap)(void *arg, dma_addr_t iova,
+					     unsigned long npages),
+			       void *arg)
+{
+	lockdep_assert_held(&space->lock);
+	unmap_live_links(space, NULL, unmap, arg);
+}
+EXPORT_SYMBOL_GPL(vfio_p2p_unmap_live_links);
 
 /* Wait for every peer freed so far (KUnit: the references are back). */
 void vfio_p2p_flush(void)

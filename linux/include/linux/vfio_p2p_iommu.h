@@ -173,6 +173,7 @@ struct vfio_p2p_link {
  * @range_live: vfio_p2p_range_live()
  * @space_retry: vfio_p2p_space_retry()
  * @map_live_links: vfio_p2p_map_live_links()
+ * @unmap_live_links: vfio_p2p_unmap_live_links()
  *
  * iommufd cannot call the tracker directly: vfio.ko already links against
  * iommufd.ko, so the reverse would be a module cycle.  vfio hands iommufd
@@ -202,6 +203,10 @@ struct vfio_p2p_tracker {
 			      void (*unmap)(void *arg, dma_addr_t iova,
 					    unsigned long npages),
 			      void *arg);
+	void (*unmap_live_links)(struct vfio_p2p_space *space,
+				 void (*unmap)(void *arg, dma_addr_t iova,
+					       unsigned long npages),
+				 void *arg);
 };
 
 #if IS_ENABLED(CONFIG_IOMMUFD) && IS_ENABLED(CONFIG_VFIO_P2P)
@@ -236,6 +241,10 @@ int vfio_p2p_map_live_links(struct vfio_p2p_space *space,
 			    void (*unmap)(void *arg, dma_addr_t iova,
 					  unsigned long npages),
 			    void *arg);
+void vfio_p2p_unmap_live_links(struct vfio_p2p_space *space,
+			       void (*unmap)(void *arg, dma_addr_t iova,
+					     unsigned long npages),
+			       void *arg);
 
 #else
 /*
@@ -317,6 +326,14 @@ vfio_p2p_map_live_links(struct vfio_p2p_space *space,
 			void *arg)
 {
 	return 0;
+}
+
+static inline void
+vfio_p2p_unmap_live_links(struct vfio_p2p_space *space,
+			  void (*unmap)(void *arg, dma_addr_t iova,
+					unsigned long npages),
+			  void *arg)
+{
 }
 #endif /* CONFIG_VFIO_P2P */
 

@@ -40,8 +40,8 @@
  * domains_rwsem, iova_rwsem and iopt_pages::mutex, which are held across
  * pinning user memory.  Whoever changes the domains xarray does so under
  * the space lock too (iopt_p2p_domains_lock()): a new domain gets the
- * MAPPED links there, and a domain leaving is freed by its caller right
- * after it is removed, so its links are not unmapped from it one by one.
+ * MAPPED links there, and a domain leaving has them unmapped there, as
+ * iommufd unmaps every other area from it.
  * An access (iommufd_access) never pins device memory: it has no page.
  * Its rw of a p2p area works while every link in the range is MAPPED, and
  * fails with -EFAULT otherwise, where a DMA would fault.
@@ -361,6 +361,11 @@ int iopt_p2p_fill(struct iopt_area *area, struct iopt_pages *pages)
 			      iopt_area_start_byte(area, iova);
 	unsigned long npages = length >> PAGE_SHIFT;
 	struct mm_struct *mm = pages->source_mm;
+	/*
+	 * Device memory: not cacheable, whatever the domain's coherency (as
+	 * dma_map_resource() maps it); io-pgtable-arm makes it Device-nGnRE.
+	 */
+	int prot = (area->iommu_prot & ~IOMMU_CACHE) | IOMMU_MMIO;
 	struct iommufd_p2p *p2p;
 	int rc = 0;
 
@@ -388,7 +393,7 @@ int iopt_p2p_fill(struct iopt_area *area, struct iopt_pages *pages)
 		}
 		/* Releases mmap_lock; 0 means no longer a P2P-capable VMA. */
 		ret = p2p->tracker->map(&p2p->space, vma, vaddr, iova, npages,
-					area->iommu_prot, &area->p2p_links);
+					prot, &area->p2p_links);
 		if (ret <= 0) {
 			rc = ret ? ret : -EFAULT;
 			break;
@@ -500,6 +505,24 @@ int iopt_p2p_fill_domain(struct io_pagetable *iopt,
 }
 
 /**
+ * iopt_p2p_unfill_domain() - unmap the live links from a domain leaving @iopt
+ * @iopt: the io_pagetable
+ * @domain: the domain, removed from @iopt->domains before the lock drops
+ *
+ * As iopt_unfill_domain() empties it of every other area: the domain is
+ * left holding nothing of device memory, whether it is freed next or not.
+ * Context: under iopt_p2p_domains_lock().
+ */
+void iopt_p2p_unfill_domain(struct io_pagetable *iopt,
+			    struct iommu_domain *domain)
+{
+	if (iopt->p2p)
+		iopt->p2p->tracker->unmap_live_links(&iopt->p2p->space,
+						     iopt_p2p_unmap_one,
+						     domain);
+}
+
+/**
  * iopt_p2p_retry() - map again what a failed restore left revoked
  * @iopt: the io_pagetable; called on each map and unmap, holding no lock
  */
@@ -517,14 +540,16 @@ void iopt_p2p_retry(struct io_pagetable *iopt)
  *
  * With no area left there is no link; the peers the space kept for the
  * next map go (vfio_p2p_space_fini()), after which no callback can reach
- * the space.  Drops the reference on the tracker's module.  Context: no
- * iommufd lock held.
+ * the space.  Drops the reference on the tracker's module.  If areas are
+ * left (iopt_destroy_table() has WARNed), their links still point at the
+ * state, which is leaked with them, module reference included.  Context:
+ * no iommufd lock held.
  */
 void iopt_p2p_destroy(struct io_pagetable *iopt)
 {
 	struct iommufd_p2p *p2p = iopt->p2p;
 
-	if (!p2p)
+	if (!p2p || !RB_EMPTY_ROOT(&iopt->area_itree.rb_root))
 		return;
 	p2p->tracker->space_fini(&p2p->space);
 	WARN_ON(!list_empty(&p2p->space.peers));

@@ -28,6 +28,8 @@ void iopt_p2p_domains_lock(struct io_pagetable *iopt);
 void iopt_p2p_domains_unlock(struct io_pagetable *iopt);
 int iopt_p2p_fill_domain(struct io_pagetable *iopt,
 			 struct iommu_domain *domain);
+void iopt_p2p_unfill_domain(struct io_pagetable *iopt,
+			    struct iommu_domain *domain);
 void iopt_p2p_retry(struct io_pagetable *iopt);
 void iopt_p2p_destroy(struct io_pagetable *iopt);
 #else
@@ -67,6 +69,11 @@ static inline int iopt_p2p_fill_domain(struct io_pagetable *iopt,
 				       struct iommu_domain *domain)
 {
 	return 0;
+}
+
+static inline void iopt_p2p_unfill_domain(struct io_pagetable *iopt,
+					  struct iommu_domain *domain)
+{
 }
 
 static inline void iopt_p2p_retry(struct io_pagetable *iopt)

@@ -32,7 +32,8 @@
  * iommufd every device is a vfio cdev attached to one IOAS: iommufd gives
  * edu and ivshmem one HWPT (the Intel domain) and each test client, which
  * the Intel domain and the other instance's refuse, a HWPT of its own, so
- * the IOAS has three domains, each of which the read-back checks.  The
+ * the IOAS has three domains, each of which the read-back checks; closing
+ * a client takes its domain out of the IOAS.  The
  * only difference a test sees: an UNMAP of a range with nothing mapped
  * (which still retries a failed restore) is ENOENT, not 0.
  */
@@ -766,6 +767,47 @@ TEST_F_TIMEOUT(late, failed_attach_leaves_nothing, 120)
 	ASSERT_TRUE(domains_ok(_metadata, s));
 	decode(_metadata, s, true);
 	ASSERT_TRUE(domains_ok(_metadata, s));
+	unmap(_metadata, s, IOVA_MIX, MIX_SIZE);
+	unmap(_metadata, s, IOVA_BAR, s->c.bar2.size);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+}
+
+/*
+ * A domain that leaves the IOAS (its only device closes, its HWPT goes)
+ * has its live links unmapped first, as iommufd unmaps every RAM area
+ * from it: it is freed with nothing mapped.  A revoked link is a hole
+ * there, which the strict domain's unmap would WARN at, and is skipped;
+ * the restore that follows maps only the domains still in the IOAS.
+ * type1 frees a domain that is not its last with whatever it maps, RAM
+ * too, as upstream does: there only the WARN-free detach is checked.
+ */
+TEST_F_TIMEOUT(late, detach_unmaps_links, 120)
+{
+	struct md *s = &self->s;
+	uint32_t seed = vfio_p2p_seed();
+	bool fd = s->iommu_type == VFIO_P2P_IOMMUFD;
+	uint64_t freed0;
+
+	map_bar(_metadata, s);
+	map_mix(_metadata, s);
+	freed0 = ti_stat(_metadata, 1, "freed_mapped_pages");
+	ASSERT_EQ(0, p2p_ti_open(&s->t[1], 1, s->c.container));
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	p2p_ti_close(&s->t[1]);
+	if (fd)
+		EXPECT_EQ(freed0, ti_stat(_metadata, 1, "freed_mapped_pages"))
+			TH_LOG("a domain left the IOAS with device memory mapped");
+
+	ASSERT_EQ(0, p2p_ti_open(&s->t[1], 1, s->c.container));
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	decode(_metadata, s, false);
+	p2p_ti_close(&s->t[1]);
+	if (fd)
+		EXPECT_EQ(freed0, ti_stat(_metadata, 1, "freed_mapped_pages"));
+	decode(_metadata, s, true);
+	ASSERT_TRUE(domains_ok(_metadata, s));
+	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&s->t[0], IOVA_BAR + OFF, 64, seed));
+	ASSERT_TRUE(pattern_at(s->bar + OFF, 64, seed));
 	unmap(_metadata, s, IOVA_MIX, MIX_SIZE);
 	unmap(_metadata, s, IOVA_BAR, s->c.bar2.size);
 	ASSERT_TRUE(domains_ok(_metadata, s));
