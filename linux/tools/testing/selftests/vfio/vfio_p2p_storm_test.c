@@ -1384,7 +1384,7 @@ static const unsigned int weight[NR_OPS] = {
 	[OP_PROBE_TI] = 14, [OP_DECODE] = 4, [OP_RESET] = 3, [OP_MUNMAP] = 4,
 	[OP_MMAP] = 6, [OP_MREMAP] = 4, [OP_FORK] = 2, [OP_FORK_HOLD] = 1,
 	[OP_HOLDER_EXIT] = 3, [OP_CLOSE] = 2, [OP_RELEASE] = 2, [OP_REOPEN] = 6, [OP_ATTACH] = 2,
-	[OP_CONTAINER] = 2, [OP_REBIND] = 2, [OP_MDEV] = 3,
+	[OP_CONTAINER] = 2, [OP_REBIND] = 8, [OP_MDEV] = 3,
 };
 
 /* Can @op run in this state? */
