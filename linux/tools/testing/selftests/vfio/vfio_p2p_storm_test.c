@@ -20,18 +20,26 @@
  *  - memory decode off and on, VFIO_DEVICE_RESET of the peer;
  *  - close and reopen of the peer's device fd, alone (the mmaps keep the
  *    device open) or after every mmap went (RELEASE);
+ *  - between sessions (no fd, no mmap, no child holding the peer): unbind
+ *    of the peer from vfio-pci (bounded: nothing holds it), bind again
+ *    (drivers_probe) and reopen, a new vfio device;
+ *  - with an mslice parent (samples/vfio-mdev/mslice.c): an mdev created,
+ *    added to container 0, its BAR0 mmapped and filled (which places its
+ *    slice), and runs of it mapped; then let go of and removed (RELEASE);
  *  - with the test IOMMU (CONFIG_VFIO_P2P_TEST_IOMMU): attach and detach of
  *    its first client to the container (a second domain), and a second
  *    container with the second client in it, created, mapped and closed;
  *  - DMA probes.
  *
  * The model keeps, for each IOVA page of each container, nothing, RAM page
- * r or BAR page b, and the peer's session the BAR link was made in; the
- * peer's state (fd open, which BAR pages are mapped where, decode, a child
- * holding it).  A BAR link is live while its session is the peer's open
- * one and decode is on; it is revoked while decode is off (and during a
- * reset) and dead once the session ended (the last fd and mmap went), until
- * the user unmaps it.  From that it predicts each ioctl's result (0, the
+ * r, BAR page b or mdev page b, and the peer's session (or the mdev) the
+ * link was made in; the peer's state (fd open, which BAR pages are mapped
+ * where, decode, a child holding it).  A BAR link is live while its session
+ * is the peer's open one and decode is on; it is revoked while decode is off
+ * (and during a reset) and dead once the session ended (the last fd and mmap
+ * went; an unbind and rebind come only after that), until the user unmaps
+ * it.  An mdev link is live while its mdev exists and dead once it was
+ * removed: DMA there faults, and the unmap still returns its size.  From that it predicts each ioctl's result (0, the
  * unmapped size, EEXIST, EFAULT, EINVAL) and, for each probe (edu writes a
  * fresh pattern to an IOVA; a test client does so through its domain),
  * where the bytes land or that they fault.  After every probe the RAM and
@@ -49,13 +57,18 @@
  * per second and the seeds covered.  Without them, a fixed set of seeds
  * runs (make check).  type1v2 only: the model's unmap is v2's (no bisection).
  *
- * Not in the storm: unbind and rebind of the peer, mdevs, iommufd, and
- * events racing an in-flight DMA (vfio_p2p_lifetime_test has those; their
- * outcome is a race, not a prediction).
+ * Not in the storm: an unbind while the peer is held, an mdev removed while
+ * open (both wait for the user: the order of what the user sees is a race),
+ * mdev decode and reset, the mdev in container 1, iommufd, and events racing
+ * an in-flight DMA (vfio_p2p_lifetime_test and vfio_p2p_mdev_test have
+ * those; their outcome is a race, not a prediction).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -90,6 +103,8 @@
 #define SEED_CAP_S	60		/* no seed of make check runs longer */
 #define HISTORY		12
 #define SETTLE_MS	2000
+#define MWIN		16		/* pages of the mdev's BAR0 the storm uses */
+#define MDEV_TYPE	"mslice-1m"
 
 static const uint64_t iova_base[NCONT] = { 0x200000000ULL, 0x300000000ULL };
 static const uint32_t check_seeds[] = { 1, 2, 3, 4 };
@@ -103,12 +118,13 @@ static const uint32_t check_seeds[] = { 1, 2, 3, 4 };
 enum slot { S_RAM1, S_MAIN, S_RAM2, S_GAP, S_ALT, NSLOT };
 #define NOWHERE		NSLOT
 
-enum kind { K_NONE, K_RAM, K_BAR, K_HOLE };
+enum kind { K_NONE, K_RAM, K_BAR, K_HOLE, K_MDEV };
 
 struct ipage {
 	uint8_t kind;
-	uint16_t idx;		/* RAM page (0..NRAM) or BAR window page */
-	unsigned int session;	/* K_BAR: the peer session it was mapped in */
+	uint16_t idx;		/* RAM page (0..NRAM), BAR or mdev window page */
+	unsigned int session;	/* K_BAR: the peer session it was mapped in;
+				 * K_MDEV: the mdev it was mapped from */
 };
 
 struct dma {
@@ -128,13 +144,26 @@ struct cont {
 enum storm_stat {
 	ST_MAP_RAM, ST_MAP_BAR, ST_MAP_MIXED, ST_MAP_EEXIST, ST_MAP_EFAULT,
 	ST_UNMAP, ST_UNMAP_NOTHING, ST_UNMAP_EINVAL, ST_LAND_RAM, ST_LAND_BAR,
-	ST_FAULT_REVOKED, ST_FAULT_DEAD, ST_FAULT_NONE, ST_RELEASE, NR_STATS,
+	ST_FAULT_REVOKED, ST_FAULT_DEAD, ST_FAULT_NONE, ST_RELEASE, ST_MAP_MDEV,
+	ST_LAND_MDEV, ST_MDEV_RELEASE, ST_REBIND, NR_STATS,
 };
 
 static const char *const stat_name[NR_STATS] = {
 	"map RAM", "map BAR", "map mixed", "map EEXIST", "map EFAULT",
 	"unmap", "unmap of nothing", "unmap EINVAL", "DMA into RAM", "DMA into BAR",
 	"DMA fault (revoked)", "DMA fault (dead)", "DMA fault (unmapped)", "RELEASE",
+	"map mdev", "DMA into mdev", "mdev RELEASE", "rebind",
+};
+
+/* The storm's mslice mdev (samples/vfio-mdev/mslice.c), while it exists. */
+struct smdev {
+	bool up;		/* created, open in container 0, BAR0 mmapped */
+	unsigned int gen;	/* which mdev: links of an earlier one are dead */
+	char uuid[40];
+	struct vfio_p2p_dev dev;
+	struct vfio_p2p_region bar0;
+	uint8_t *bar;		/* MWIN pages of BAR0, mmapped */
+	uint64_t pfn;		/* pfn of its first page (its slice in the parent) */
 };
 
 struct storm {
@@ -157,6 +186,12 @@ struct storm {
 	uint8_t bar_shadow[WIN * PG];
 	uint8_t load[EDU_DMA_MAX];	/* what the edu buffer holds */
 	struct cont ct[NCONT];
+	/* The mdev, and its parent (the second ivshmem, bound to mslice). */
+	bool have_mdev;
+	char parent[16];
+	uint64_t parent_phys;	/* bus address of the parent's BAR2 */
+	struct smdev m;
+	uint8_t mdev_shadow[MWIN * PG];
 	/* The run. */
 	uint32_t seed;
 	unsigned int step;
@@ -244,7 +279,15 @@ static bool diverge(struct storm *s, const char *fmt, ...)
 /* Is BAR link @p of container @k live: mapped in every domain? */
 static bool live(struct storm *s, const struct ipage *p)
 {
+	if (p->kind == K_MDEV)
+		return s->m.up && p->session == s->m.gen;
 	return p->kind == K_BAR && p->session == s->session && s->alive && s->decode;
+}
+
+/* The pfn a live link maps. */
+static uint64_t live_pfn(struct storm *s, const struct ipage *p)
+{
+	return p->kind == K_MDEV ? s->m.pfn + p->idx : s->bar_pfn + p->idx;
 }
 
 static bool peer_held(struct storm *s)
@@ -305,6 +348,9 @@ static bool check_memory(struct storm *s)
 		if (v && !check_bytes(s, "BAR", i, v, s->bar_shadow + i * PG))
 			return false;
 	}
+	for (i = 0; s->m.up && i < MWIN; i++)
+		if (!check_bytes(s, "mdev BAR", i, s->m.bar + i * PG, s->mdev_shadow + i * PG))
+			return false;
 	return true;
 }
 
@@ -355,7 +401,7 @@ static long expected_ptes(struct storm *s, int k)
 			want[n++].pfn = ram_pfn[pg->idx];
 		} else if (live(s, pg)) {
 			want[n].iova = iova_base[k] + p * PG;
-			want[n++].pfn = s->bar_pfn + pg->idx;
+			want[n++].pfn = live_pfn(s, pg);
 		}
 	}
 	qsort(want, n, sizeof(want[0]), pte_cmp);
@@ -426,6 +472,8 @@ static uint8_t *landing(struct storm *s, int k, unsigned int p, unsigned int off
 
 	if (pg->kind == K_RAM)
 		return s->ram_shadow + pg->idx * PG + off;
+	if (live(s, pg) && pg->kind == K_MDEV)
+		return s->mdev_shadow + pg->idx * PG + off;
 	if (live(s, pg))
 		return s->bar_shadow + pg->idx * PG + off;
 	return NULL;
@@ -438,6 +486,9 @@ static const char *landing_name(struct storm *s, int k, unsigned int p, char *bu
 
 	if (pg->kind == K_RAM)
 		snprintf(buf, len, "RAM page %u", pg->idx);
+	else if (pg->kind == K_MDEV)
+		snprintf(buf, len, live(s, pg) ? "mdev %u page %u" :
+			 "a fault (mdev %u page %u, removed)", pg->session, pg->idx);
 	else if (live(s, pg))
 		snprintf(buf, len, "BAR page %u", pg->idx);
 	else if (pg->kind == K_BAR)
@@ -454,6 +505,8 @@ static enum storm_stat landing_stat(struct storm *s, int k, unsigned int p)
 
 	if (pg->kind == K_RAM)
 		return ST_LAND_RAM;
+	if (pg->kind == K_MDEV)
+		return live(s, pg) ? ST_LAND_MDEV : ST_FAULT_DEAD;
 	if (live(s, pg))
 		return ST_LAND_BAR;
 	if (pg->kind != K_BAR)
@@ -469,7 +522,7 @@ static unsigned int probe_page(struct storm *s, int k)
 	for (p = 0; p < NIOVA; p++) {
 		if (s->ct[k].pg[p].kind != K_NONE)
 			mapped[nm++] = p;
-		if (s->ct[k].pg[p].kind == K_BAR)
+		if (s->ct[k].pg[p].kind == K_BAR || s->ct[k].pg[p].kind == K_MDEV)
 			bar[nb++] = p;
 	}
 	p = pick(s, 8);
@@ -1093,17 +1146,237 @@ static bool op_container(struct storm *s)
 	return readback(s, false);
 }
 
+/* The first PCI function bound to the mslice driver: the mdev parent. */
+static int find_parent(char *bdf, size_t len)
+{
+	DIR *d = opendir("/sys/bus/pci/drivers/mslice");
+	struct dirent *de;
+	int ret = -ENODEV;
+
+	if (!d)
+		return -ENODEV;
+	while ((de = readdir(d))) {
+		if (strchr(de->d_name, ':') && strlen(de->d_name) < len) {
+			memcpy(bdf, de->d_name, strlen(de->d_name) + 1);
+			ret = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+/* The mdev's group into container 0, its device fd and BAR0's region. */
+static int mdev_open(struct storm *s)
+{
+	struct smdev *m = &s->m;
+	char path[PATH_MAX], link[PATH_MAX], *slash;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group", m->uuid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	slash = strrchr(link, '/');
+	if (!slash)
+		return -EINVAL;
+	m->dev.group_id = atoi(slash + 1);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", m->dev.group_id);
+	m->dev.group_fd = open(path, O_RDWR);
+	if (m->dev.group_fd < 0)
+		return -errno;
+	if (ioctl(m->dev.group_fd, VFIO_GROUP_SET_CONTAINER, &s->ct[0].fd))
+		return -errno;
+	m->dev.fd = ioctl(m->dev.group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
+	if (m->dev.fd < 0)
+		return -errno;
+	return vfio_p2p_region_info(&m->dev, VFIO_PCI_BAR0_REGION_INDEX, &m->bar0);
+}
+
+/* The user lets go of the mdev (its mmap, its fds), then removes it. */
+static int mdev_down(struct storm *s)
+{
+	struct smdev *m = &s->m;
+	char path[PATH_MAX];
+
+	if (m->bar)
+		munmap(m->bar, MWIN * PG);
+	m->bar = NULL;
+	vfio_p2p_dev_close(&m->dev);
+	m->dev.fd = -1;
+	m->dev.group_fd = -1;
+	m->up = false;
+	if (!m->uuid[0])
+		return 0;
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove", m->uuid);
+	m->uuid[0] = '\0';
+	return vfio_p2p_sysfs_write(path, "1");
+}
+
+/* A free run of @n IOVA pages of container @k, mostly. */
+static unsigned int pick_iova(struct storm *s, struct cont *ct, unsigned int n)
+{
+	unsigned int p = pick(s, NIOVA - n + 1), tries, i;
+
+	for (tries = 0; tries < 16 && pick(s, 5); tries++) {
+		for (i = 0; i < n && dma_at(ct, p + i) < 0; i++)
+			;
+		if (i == n)
+			break;
+		p = pick(s, NIOVA - n + 1);
+	}
+	return p;
+}
+
+/* MAP_DMA of a run of the mdev's BAR0 mmap into container 0. */
+static bool mdev_map(struct storm *s)
+{
+	struct cont *ct = &s->ct[0];
+	unsigned int n = 1 + pick(s, MAX_RUN), first = pick(s, MWIN - n + 1), p, i;
+	int exp = 0, ret;
+
+	p = pick_iova(s, ct, n);
+	for (i = 0; i < n; i++)
+		if (dma_at(ct, p + i) >= 0)
+			exp = -EEXIST;
+	note(s, "mdev-map", "mdev %u pages [%u, %u) at IOVA page %u: model %d", s->m.gen,
+	     first, first + n, p, exp);
+	ret = vfio_p2p_map(ct->fd, s->m.bar + first * PG, iova_base[0] + p * PG, n * PG, RW);
+	if (ret != exp)
+		return diverge(s, "MAP_DMA returned %d (%s), the model says %d", ret,
+			       strerror(-ret), exp);
+	if (ret) {
+		s->stats[ST_MAP_EEXIST]++;
+		return true;
+	}
+	s->stats[ST_MAP_MDEV]++;
+	for (i = 0; i < n; i++)
+		ct->pg[p + i] = (struct ipage){ K_MDEV, first + i, s->m.gen };
+	ct->dma[ct->ndma++] = (struct dma){ p, n };
+	return true;
+}
+
+/*
+ * The mdev: created, opened into container 0, its BAR0 mmapped, filled
+ * (the first touch places its slice) and a run of it mapped; or, while it
+ * is up, another run mapped; or let go of and removed (RELEASE: its links
+ * die, DMA there faults, the user's unmap still returns their size).
+ */
+static bool op_mdev(struct storm *s)
+{
+	struct smdev *m = &s->m;
+	static unsigned int counter;
+	char path[PATH_MAX], buf[32];
+	int ret;
+	void *p;
+
+	if (m->up && pick(s, 3))
+		return mdev_map(s) && readback(s, false);
+	if (m->up) {
+		note(s, "mdev-remove", "mdev %u: munmap, close, remove: RELEASE", m->gen);
+		ret = mdev_down(s);
+		if (ret)
+			return diverge(s, "removing the mdev: %s", strerror(-ret));
+		s->stats[ST_MDEV_RELEASE]++;
+		return readback(s, true);
+	}
+	m->gen++;
+	snprintf(m->uuid, sizeof(m->uuid), "%08x-5707-4000-8000-%012x",
+		 (unsigned int)getpid(), ++counter);
+	note(s, "mdev-create", "mdev %u (%s), into container 0", m->gen, m->uuid);
+	snprintf(path, sizeof(path), "/sys/class/mdev_bus/%s/mdev_supported_types/%s/create",
+		 s->parent, MDEV_TYPE);
+	ret = vfio_p2p_sysfs_write(path, m->uuid);
+	if (ret) {
+		m->uuid[0] = '\0';
+		return diverge(s, "creating an mdev: %s", strerror(-ret));
+	}
+	ret = mdev_open(s);
+	if (ret)
+		return diverge(s, "opening the mdev: %s", strerror(-ret));
+	p = vfio_p2p_region_mmap(&m->dev, &m->bar0, 0, MWIN * PG, PROT_READ | PROT_WRITE);
+	if (p == MAP_FAILED)
+		return diverge(s, "mmap of the mdev's BAR0: %s", strerror(errno));
+	m->bar = p;
+	vfio_p2p_fill(s->mdev_shadow, sizeof(s->mdev_shadow), s->seed ^ (m->gen << 20));
+	memcpy(m->bar, s->mdev_shadow, sizeof(s->mdev_shadow));
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mslice/slice_offset", m->uuid);
+	ret = vfio_p2p_sysfs_read(path, buf, sizeof(buf));
+	if (ret || !strncmp(buf, "none", 4))
+		return diverge(s, "no slice after the first touch: %s", ret ? strerror(-ret) : buf);
+	m->pfn = (s->parent_phys + strtoull(buf, NULL, 16)) / PG;
+	m->up = true;
+	return mdev_map(s) && check_memory(s) && readback(s, false);
+}
+
+static bool bound_to_vfio(const char *bdf)
+{
+	char path[128], link[128];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return !!strstr(link, "vfio-pci");
+}
+
+static void *unbind_thread(void *arg)
+{
+	return (void *)(long)vfio_p2p_sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", arg);
+}
+
+static bool op_reopen(struct storm *s);
+
+/*
+ * Between sessions (no fd, no mmap, no child holds the peer): the peer
+ * unbinds from vfio-pci, which needs no wait for its user, binds again and
+ * is opened again: a new vfio device and a new session.  The links of the
+ * earlier sessions stay dead until unmapped; new maps work.
+ */
+static bool op_rebind(struct storm *s)
+{
+	const char *bdf = s->c.shm.bdf;
+	struct timespec deadline;
+	pthread_t t;
+	void *ret;
+	int err;
+
+	note(s, "rebind", "unbind the peer from vfio-pci, bind it again, reopen");
+	err = pthread_create(&t, NULL, unbind_thread, (void *)bdf);
+	if (err)
+		return diverge(s, "pthread_create: %s", strerror(err));
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 20;
+	err = pthread_timedjoin_np(t, &ret, &deadline);
+	if (err)
+		return diverge(s, "the unbind of a released peer did not complete in 20 s");
+	if ((long)ret)
+		return diverge(s, "unbind: %s", strerror(-(long)ret));
+	if (bound_to_vfio(bdf))
+		return diverge(s, "still bound to vfio-pci after the unbind");
+	if (!readback(s, true))
+		return false;
+	err = vfio_p2p_sysfs_write("/sys/bus/pci/drivers_probe", bdf);
+	if (err || !bound_to_vfio(bdf))
+		return diverge(s, "binding to vfio-pci again: %s", err ? strerror(-err) : "no");
+	s->stats[ST_REBIND]++;
+	return op_reopen(s);
+}
+
 enum op {
 	OP_MAP, OP_UNMAP, OP_UNMAP_ALL, OP_PROBE_EDU, OP_PROBE_TI, OP_DECODE,
 	OP_RESET, OP_MUNMAP, OP_MMAP, OP_MREMAP, OP_FORK, OP_FORK_HOLD,
 	OP_HOLDER_EXIT, OP_CLOSE, OP_RELEASE, OP_REOPEN, OP_ATTACH, OP_CONTAINER,
-	NR_OPS,
+	OP_REBIND, OP_MDEV, NR_OPS,
 };
 
 static const char *const op_name[NR_OPS] = {
 	"map", "unmap", "unmap-all", "probe-edu", "probe-ti", "decode", "reset",
 	"munmap", "mmap", "mremap", "fork", "fork-hold", "holder-exit", "close",
-	"release", "reopen", "attach/detach", "container",
+	"release", "reopen", "attach/detach", "container", "rebind", "mdev",
 };
 
 static const unsigned int weight[NR_OPS] = {
@@ -1111,7 +1384,7 @@ static const unsigned int weight[NR_OPS] = {
 	[OP_PROBE_TI] = 14, [OP_DECODE] = 4, [OP_RESET] = 3, [OP_MUNMAP] = 4,
 	[OP_MMAP] = 6, [OP_MREMAP] = 4, [OP_FORK] = 2, [OP_FORK_HOLD] = 1,
 	[OP_HOLDER_EXIT] = 3, [OP_CLOSE] = 2, [OP_RELEASE] = 2, [OP_REOPEN] = 6, [OP_ATTACH] = 2,
-	[OP_CONTAINER] = 2,
+	[OP_CONTAINER] = 2, [OP_REBIND] = 8, [OP_MDEV] = 3,
 };
 
 /* Can @op run in this state? */
@@ -1139,6 +1412,12 @@ static bool op_ok(struct storm *s, enum op op)
 	case OP_CONTAINER:
 		/* A holding child has copies of their fds. */
 		return s->have_ti && !s->holder;
+	case OP_REBIND:
+		/* The peer is let go of: the unbind need not wait. */
+		return !fd && !s->alive && !s->holder;
+	case OP_MDEV:
+		/* A holding child would keep a removed mdev open. */
+		return s->have_mdev && !s->holder;
 	default:
 		return true;
 	}
@@ -1228,6 +1507,10 @@ static bool do_step(struct storm *s, enum op op)
 		return op_attach(s);
 	case OP_CONTAINER:
 		return op_container(s);
+	case OP_REBIND:
+		return op_rebind(s);
+	case OP_MDEV:
+		return op_mdev(s);
 	default:
 		return diverge(s, "no such op %d", op);
 	}
@@ -1303,6 +1586,13 @@ static bool seed_end(struct storm *s)
 	peer_update(s);
 	if (s->ct[1].fd >= 0 && !op_container(s))
 		return false;
+	if (s->m.up) {
+		note(s, "end", "seed %u: the mdev removed", s->seed);
+		int ret = mdev_down(s);
+
+		if (ret)
+			return diverge(s, "removing the mdev: %s", strerror(-ret));
+	}
 	if (c->shm.fd < 0 && !op_reopen(s))
 		return false;
 	if (!s->decode && !op_decode(s))
@@ -1413,6 +1703,13 @@ FIXTURE_SETUP(storm)
 
 		ASSERT_EQ(slot_va(s, k, 0), p);
 	}
+	s->m.dev.fd = -1;
+	s->m.dev.group_fd = -1;
+	s->have_mdev = !find_parent(s->parent, sizeof(s->parent));
+	if (s->have_mdev)
+		s->parent_phys = vfio_p2p_bar_phys(s->parent, IVSHMEM_BAR);
+	else
+		TH_LOG("no device bound to the mslice driver: no mdev in the storm");
 	memset(s->where, NOWHERE, sizeof(s->where));
 	s->alive = true;
 	s->decode = true;
@@ -1433,6 +1730,7 @@ FIXTURE_TEARDOWN(storm)
 	}
 	for (k = 0; k < NCONT; k++)
 		p2p_ti_close(&s->ct[k].ti);
+	mdev_down(s);
 	if (s->ct[1].fd >= 0)
 		close(s->ct[1].fd);
 	if (s->va != MAP_FAILED)
