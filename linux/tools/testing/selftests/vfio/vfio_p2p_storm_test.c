@@ -1333,13 +1333,15 @@ static bool op_reopen(struct storm *s);
 /*
  * Between sessions (no fd, no mmap, no child holds the peer): the peer
  * unbinds from vfio-pci, which needs no wait for its user, binds again and
- * is opened again: a new vfio device and a new session.  The links of the
+ * is opened again: a new vfio group (in the container again), a new vfio
+ * device and a new session.  The links of the
  * earlier sessions stay dead until unmapped; new maps work.
  */
 static bool op_rebind(struct storm *s)
 {
 	const char *bdf = s->c.shm.bdf;
 	struct timespec deadline;
+	char path[64];
 	pthread_t t;
 	void *ret;
 	int err;
@@ -1362,6 +1364,17 @@ static bool op_rebind(struct storm *s)
 	err = vfio_p2p_sysfs_write("/sys/bus/pci/drivers_probe", bdf);
 	if (err || !bound_to_vfio(bdf))
 		return diverge(s, "binding to vfio-pci again: %s", err ? strerror(-err) : "no");
+	/*
+	 * The unbind of the group's last device ended its vfio group (and took
+	 * it out of the container): the group is opened and added again.
+	 */
+	close(s->c.shm.group_fd);
+	snprintf(path, sizeof(path), "/dev/vfio/%d", s->c.shm.group_id);
+	s->c.shm.group_fd = open(path, O_RDWR);
+	if (s->c.shm.group_fd < 0)
+		return diverge(s, "open %s: %s", path, strerror(errno));
+	if (ioctl(s->c.shm.group_fd, VFIO_GROUP_SET_CONTAINER, &s->ct[0].fd))
+		return diverge(s, "VFIO_GROUP_SET_CONTAINER: %s", strerror(errno));
 	s->stats[ST_REBIND]++;
 	return op_reopen(s);
 }
