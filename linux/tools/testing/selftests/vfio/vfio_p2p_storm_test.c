@@ -39,8 +39,9 @@
  * (and during a reset) and dead once the session ended (the last fd and mmap
  * went; an unbind and rebind come only after that), until the user unmaps
  * it.  An mdev link is live while its mdev exists and dead once it was
- * removed: DMA there faults, and the unmap still returns its size.  From that it predicts each ioctl's result (0, the
- * unmapped size, EEXIST, EFAULT, EINVAL) and, for each probe (edu writes a
+ * removed: DMA there faults, and the unmap still returns its size.  From
+ * that it predicts each ioctl's result (0, the unmapped size, EEXIST,
+ * EFAULT, EINVAL) and, for each probe (edu writes a
  * fresh pattern to an IOVA; a test client does so through its domain),
  * where the bytes land or that they fault.  After every probe the RAM and
  * every readable BAR page must hold exactly what the model's shadow copy
@@ -123,8 +124,8 @@ enum kind { K_NONE, K_RAM, K_BAR, K_HOLE, K_MDEV };
 struct ipage {
 	uint8_t kind;
 	uint16_t idx;		/* RAM page (0..NRAM), BAR or mdev window page */
-	unsigned int session;	/* K_BAR: the peer session it was mapped in;
-				 * K_MDEV: the mdev it was mapped from */
+	/* K_BAR: the peer session it was mapped in; K_MDEV: its mdev */
+	unsigned int session;
 };
 
 struct dma {
