@@ -42,7 +42,7 @@ truncate -s "$shm1_size" "$out/ivshmem1.mem"
 # in); emulated guests skip it.  rig.boot_timeout: 90 s before the limit,
 # the guest dumps its blocked tasks' stacks to the console (rig/guest/init).
 qemu=(qemu-system-x86_64
-	-machine q35,kernel-irqchip=split,accel=tcg
+	-machine q35,kernel-irqchip=split -accel "tcg,thread=${TCG_THREAD:-multi}"
 	-smp 2 -m "${GUEST_MEM:-1024}"
 	-display none -monitor none -no-reboot
 	-device intel-iommu,intremap=on,caching-mode=on
