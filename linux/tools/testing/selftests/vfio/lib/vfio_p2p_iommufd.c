@@ -11,9 +11,9 @@
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
-#include "../kselftest.h"
+#include "../../kselftest.h"
 #include "vfio_p2p_iommufd.h"
-#include "vfio_p2p_util.h"
+#include "vfio_p2p_device.h"
 
 /* The iommufds this process opened, with their IOAS. */
 static struct {

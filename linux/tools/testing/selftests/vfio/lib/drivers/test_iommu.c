@@ -17,7 +17,9 @@
 #include <dirent.h>
 #include <linux/vfio.h>
 
+#include "vfio_p2p_device.h"
 #include "vfio_p2p_iommufd.h"
+#include "vfio_p2p_rig.h"
 #include "vfio_p2p_test_iommu.h"
 
 #define UNSAFE_IRQS "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
