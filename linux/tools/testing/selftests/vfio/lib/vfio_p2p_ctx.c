@@ -4,6 +4,7 @@
  * in one container of any IOMMU mode, edu's registers, RAM mapped for DMA.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -25,61 +26,53 @@ void vfio_p2p_ctx_init(struct vfio_p2p_ctx *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->container = -1;
-	c->edu.fd = -1;
-	c->edu.group_fd = -1;
-	c->edu.iommufd = -1;
-	c->shm.fd = -1;
-	c->shm.group_fd = -1;
-	c->shm.iommufd = -1;
+	vfio_p2p_dev_init(&c->edu);
+	vfio_p2p_dev_init(&c->shm);
 	c->edu_regs = MAP_FAILED;
 	c->ram = MAP_FAILED;
 	c->bar2.map = NULL;
 }
 
-int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
+/* The container of the mode, and edu (and with @peer, ivshmem) in it. */
+static int ctx_devices(struct vfio_p2p_ctx *c, int iommu_type, bool peer,
+		       const char **what)
+{
+	char edu_bdf[16], shm_bdf[16];
+	bool fd_mode = iommu_type == VFIO_P2P_IOMMUFD;
+	int ret;
+
+	*what = peer ? "edu and ivshmem bound to vfio-pci" : "edu bound to vfio-pci";
+	if (vfio_p2p_find(EDU_VENDOR, EDU_DEVICE, 0, edu_bdf, sizeof(edu_bdf)) ||
+	    (peer && vfio_p2p_find(IVSHMEM_VENDOR, IVSHMEM_DEVICE, 0, shm_bdf,
+				   sizeof(shm_bdf))))
+		return -ENODEV;
+	*what = fd_mode ? "open /dev/iommu and allocate an IOAS" : "open /dev/vfio/vfio";
+	c->container = vfio_p2p_container_open_mode(iommu_type);
+	if (c->container < 0)
+		return c->container;
+	*what = "IOMMU type supported";
+	if (!fd_mode && ioctl(c->container, VFIO_CHECK_EXTENSION, iommu_type) != 1)
+		return -EOPNOTSUPP;
+	*what = fd_mode ? "open the edu cdev, bind and attach it" :
+			  "open the edu group and device";
+	ret = vfio_p2p_dev_join(&c->edu, edu_bdf, c->container, iommu_type);
+	if (ret || !peer)
+		return ret;
+	*what = fd_mode ? "open the ivshmem cdev, bind and attach it" :
+			  "open the ivshmem group and device";
+	return vfio_p2p_dev_join(&c->shm, shm_bdf, c->container, 0);
+}
+
+static int ctx_open(struct vfio_p2p_ctx *c, int iommu_type, bool peer,
+		    const char **what)
 {
 	struct vfio_p2p_region bar0;
-	char edu_bdf[16], shm_bdf[16];
 	int ret;
 
 	vfio_p2p_ctx_init(c);
-
-	*what = "edu and ivshmem bound to vfio-pci";
-	if (vfio_p2p_find(EDU_VENDOR, EDU_DEVICE, 0, edu_bdf, sizeof(edu_bdf)) ||
-	    vfio_p2p_find(IVSHMEM_VENDOR, IVSHMEM_DEVICE, 0, shm_bdf, sizeof(shm_bdf)))
-		return -ENODEV;
-	if (iommu_type == VFIO_P2P_IOMMUFD) {
-		uint32_t ioas;
-
-		*what = "open /dev/iommu and allocate an IOAS";
-		c->container = vfio_p2p_iommufd_open(&ioas);
-		if (c->container < 0)
-			return c->container;
-		*what = "open the edu cdev, bind and attach it";
-		ret = vfio_p2p_cdev_open(&c->edu, edu_bdf, c->container, ioas);
-		if (ret)
-			return ret;
-		*what = "open the ivshmem cdev, bind and attach it";
-		ret = vfio_p2p_cdev_open(&c->shm, shm_bdf, c->container, ioas);
-		if (ret)
-			return ret;
-	} else {
-		*what = "open /dev/vfio/vfio";
-		c->container = vfio_p2p_container_open();
-		if (c->container < 0)
-			return c->container;
-		*what = "IOMMU type supported";
-		if (ioctl(c->container, VFIO_CHECK_EXTENSION, iommu_type) != 1)
-			return -EOPNOTSUPP;
-		*what = "open the edu group and device";
-		ret = vfio_p2p_dev_open(&c->edu, edu_bdf, c->container, iommu_type);
-		if (ret)
-			return ret;
-		*what = "open the ivshmem group and device";
-		ret = vfio_p2p_dev_open(&c->shm, shm_bdf, c->container, 0);
-		if (ret)
-			return ret;
-	}
+	ret = ctx_devices(c, iommu_type, peer, what);
+	if (ret)
+		return ret;
 	*what = "edu BAR0";
 	ret = vfio_p2p_region_info(&c->edu, VFIO_PCI_BAR0_REGION_INDEX, &bar0);
 	if (ret)
@@ -94,13 +87,15 @@ int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
 	*what = "edu answers";
 	if (!edu_alive(c->edu_regs))
 		return -EIO;
-	*what = "ivshmem BAR2 region info";
-	ret = vfio_p2p_region_info(&c->shm, IVSHMEM_BAR, &c->bar2);
-	if (ret)
-		return ret;
-	if (!(c->bar2.flags & VFIO_REGION_INFO_FLAG_MMAP) ||
-	    c->bar2.size < 4 * VFIO_P2P_RAM_SIZE)
-		return -EINVAL;
+	if (peer) {
+		*what = "ivshmem BAR2 region info";
+		ret = vfio_p2p_region_info(&c->shm, IVSHMEM_BAR, &c->bar2);
+		if (ret)
+			return ret;
+		if (!(c->bar2.flags & VFIO_REGION_INFO_FLAG_MMAP) ||
+		    c->bar2.size < 4 * VFIO_P2P_RAM_SIZE)
+			return -EINVAL;
+	}
 	*what = "anonymous memory mapped at VFIO_P2P_IOVA_RAM";
 	c->ram = mmap(NULL, VFIO_P2P_RAM_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -110,6 +105,11 @@ int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
 	return vfio_p2p_map(c->container, c->ram, VFIO_P2P_IOVA_RAM,
 			    VFIO_P2P_RAM_SIZE,
 			    VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+}
+
+int vfio_p2p_ctx_open(struct vfio_p2p_ctx *c, int iommu_type, const char **what)
+{
+	return ctx_open(c, iommu_type, true, what);
 }
 
 void vfio_p2p_ctx_close(struct vfio_p2p_ctx *c)
@@ -126,15 +126,15 @@ void vfio_p2p_ctx_close(struct vfio_p2p_ctx *c)
 	c->container = -1;
 }
 
-int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **what,
-			   int wait_s)
+static int ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, bool peer,
+			 const char **what, int wait_s)
 {
 	struct timespec start, now;
 	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		ret = vfio_p2p_ctx_open(c, iommu_type, what);
+		ret = ctx_open(c, iommu_type, peer, what);
 		if (ret != -EBUSY)
 			return ret;
 		vfio_p2p_ctx_close(c);
@@ -146,6 +146,18 @@ int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **
 	fprintf(stderr, "# %s: still busy after %d s; the holders:\n", *what, wait_s);
 	vfio_p2p_report_holders();
 	return -EBUSY;
+}
+
+int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **what,
+			   int wait_s)
+{
+	return ctx_open_wait(c, iommu_type, true, what, wait_s);
+}
+
+int vfio_p2p_ctx_open_edu_wait(struct vfio_p2p_ctx *c, int iommu_type,
+			       const char **what, int wait_s)
+{
+	return ctx_open_wait(c, iommu_type, false, what, wait_s);
 }
 
 int vfio_p2p_ram_to_iova(struct vfio_p2p_ctx *c, uint64_t iova, uint32_t len,

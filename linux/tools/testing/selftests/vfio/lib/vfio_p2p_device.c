@@ -82,13 +82,13 @@ int vfio_p2p_find(uint16_t vendor, uint16_t device, int nth, char *bdf, size_t l
 	return ret;
 }
 
-static int group_of(const char *bdf)
+int vfio_p2p_group_of(const char *dir)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	ssize_t n;
 	char *slash;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	snprintf(path, sizeof(path), "%s/iommu_group", dir);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
 		return -errno;
@@ -97,19 +97,30 @@ static int group_of(const char *bdf)
 	return slash ? atoi(slash + 1) : -EINVAL;
 }
 
-int vfio_p2p_dev_open(struct vfio_p2p_dev *dev, const char *bdf, int container,
-		      int iommu_type)
+void vfio_p2p_dev_init(struct vfio_p2p_dev *dev)
 {
-	struct vfio_group_status status = { .argsz = sizeof(status) };
-	char path[64];
-	int ret;
-
 	memset(dev, 0, sizeof(*dev));
 	dev->group_fd = -1;
 	dev->fd = -1;
 	dev->iommufd = -1;
-	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);
-	dev->group_id = group_of(bdf);
+}
+
+/*
+ * Open the group of the device @name of the bus whose devices are in sysfs
+ * @bus_dir, add it to @container (and set @iommu_type on it, if not zero),
+ * then get the device fd by @name.
+ */
+static int group_dev_open(struct vfio_p2p_dev *dev, const char *bus_dir,
+			  const char *name, int container, int iommu_type)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	char path[PATH_MAX];
+	int ret;
+
+	vfio_p2p_dev_init(dev);
+	snprintf(dev->bdf, sizeof(dev->bdf), "%s", name);
+	snprintf(path, sizeof(path), "%s/%s", bus_dir, name);
+	dev->group_id = vfio_p2p_group_of(path);
 	if (dev->group_id < 0)
 		return dev->group_id;
 	snprintf(path, sizeof(path), "/dev/vfio/%d", dev->group_id);
@@ -129,6 +140,12 @@ int vfio_p2p_dev_open(struct vfio_p2p_dev *dev, const char *bdf, int container,
 		return -errno;
 	dev->fd = ret;
 	return 0;
+}
+
+int vfio_p2p_dev_open(struct vfio_p2p_dev *dev, const char *bdf, int container,
+		      int iommu_type)
+{
+	return group_dev_open(dev, "/sys/bus/pci/devices", bdf, container, iommu_type);
 }
 
 void vfio_p2p_dev_close(struct vfio_p2p_dev *dev)
@@ -167,6 +184,16 @@ int vfio_p2p_dev_join(struct vfio_p2p_dev *dev, const char *bdf, int container,
 	if (vfio_p2p_iommufd_ioas(container, &ioas))
 		return vfio_p2p_cdev_open(dev, bdf, container, ioas);
 	return vfio_p2p_dev_open(dev, bdf, container, iommu_type);
+}
+
+int vfio_p2p_mdev_open(struct vfio_p2p_dev *dev, const char *uuid, int container,
+		       int iommu_type)
+{
+	uint32_t ioas;
+
+	if (vfio_p2p_iommufd_ioas(container, &ioas))
+		return vfio_p2p_cdev_open(dev, uuid, container, ioas);
+	return group_dev_open(dev, "/sys/bus/mdev/devices", uuid, container, iommu_type);
 }
 
 int vfio_p2p_dev_open_wait(struct vfio_p2p_dev *dev, const char *bdf, int container,

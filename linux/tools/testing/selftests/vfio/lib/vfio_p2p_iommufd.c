@@ -113,9 +113,7 @@ int vfio_p2p_cdev_open(struct vfio_p2p_dev *dev, const char *bdf, int iommufd,
 	char path[300];
 	int ret;
 
-	memset(dev, 0, sizeof(*dev));
-	dev->group_fd = -1;
-	dev->fd = -1;
+	vfio_p2p_dev_init(dev);
 	dev->iommufd = iommufd;
 	dev->ioas = ioas;
 	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);

@@ -47,6 +47,13 @@ void vfio_p2p_ctx_init(struct vfio_p2p_ctx *c);
  */
 int vfio_p2p_ctx_open_wait(struct vfio_p2p_ctx *c, int iommu_type, const char **what,
 			   int wait_s);
+/*
+ * vfio_p2p_ctx_open_wait() without the peer: the container, edu and the
+ * RAM only; c->shm stays closed and c->bar2 empty.  For tests whose peer
+ * is another device, such as the mdevs of the mslice sample.
+ */
+int vfio_p2p_ctx_open_edu_wait(struct vfio_p2p_ctx *c, int iommu_type,
+			       const char **what, int wait_s);
 
 /* Fill RAM with @seed's pattern, then RAM -> edu -> @iova.  0 or -errno. */
 int vfio_p2p_ram_to_iova(struct vfio_p2p_ctx *c, uint64_t iova, uint32_t len,

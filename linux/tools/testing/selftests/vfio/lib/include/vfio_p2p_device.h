@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Devices of the vfio-p2p selftests: find a PCI function bound to
- * vfio-pci, open it into a container of any IOMMU mode, and reach its
- * regions: region info, mmap, and the PCI command register through the
- * config region.
+ * vfio-pci, open a device (a PCI function or an mdev) into a container of
+ * any IOMMU mode, and reach its regions: region info, mmap, and the PCI
+ * command register through the config region.
  */
 #ifndef VFIO_P2P_DEVICE_H
 #define VFIO_P2P_DEVICE_H
@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 struct vfio_p2p_dev {
-	char bdf[40];		/* PCI address, or an mdev's UUID (cdev mode) */
+	char bdf[40];		/* PCI address, or an mdev's UUID */
 	int group_id;
 	int group_fd;		/* -1 in the iommufd mode (cdev) */
 	int fd;
@@ -31,6 +31,12 @@ struct vfio_p2p_region {
 /* Find the nth (from 0) PCI function with this id that is bound to vfio-pci. */
 int vfio_p2p_find(uint16_t vendor, uint16_t device, int nth, char *bdf, size_t len);
 
+/* The IOMMU group number of the device whose sysfs directory is @dir, or -errno. */
+int vfio_p2p_group_of(const char *dir);
+
+/* A closed device (no fd) that vfio_p2p_dev_close() accepts. */
+void vfio_p2p_dev_init(struct vfio_p2p_dev *dev);
+
 /*
  * Open the device's group, add it to @container and, when @iommu_type is not
  * zero, set the container's IOMMU type.  Then get the device fd.
@@ -48,6 +54,13 @@ int vfio_p2p_dev_reopen(struct vfio_p2p_dev *dev);
  */
 int vfio_p2p_dev_join(struct vfio_p2p_dev *dev, const char *bdf, int container,
 		      int iommu_type);
+/*
+ * The same for the mdev @uuid: its group (/sys/bus/mdev/devices/UUID) into
+ * a type1 @container, or its cdev bound to an iommufd @container and
+ * attached to its IOAS (an iommufd_access).
+ */
+int vfio_p2p_mdev_open(struct vfio_p2p_dev *dev, const char *uuid, int container,
+		       int iommu_type);
 /*
  * vfio_p2p_dev_join(), retried while the group or cdev is busy (EBUSY:
  * another process still holds it, such as one of an earlier test that is
