@@ -29,11 +29,18 @@ static uint64_t edu_r64(void *bar0, unsigned int reg)
 	return __atomic_load_n((uint64_t *)((char *)bar0 + reg), __ATOMIC_RELAXED);
 }
 
+/*
+ * edu ignores every write of its DMA registers while a transfer runs: a
+ * start then does nothing, silently.  So wait for the engine to be idle
+ * before programming it; still busy after edu_dma_wait()'s bound, fail.
+ */
 static int edu_dma_start(void *bar0, uint64_t src, uint64_t dst, uint32_t len,
 			 uint64_t dir)
 {
 	if (len == 0 || len > EDU_DMA_MAX)
 		return -EINVAL;
+	if (edu_dma_wait(bar0))
+		return -EBUSY;
 	edu_w64(bar0, EDU_REG_DMA_SRC, src);
 	edu_w64(bar0, EDU_REG_DMA_DST, dst);
 	edu_w64(bar0, EDU_REG_DMA_COUNT, len);

@@ -20,7 +20,10 @@
 
 /*
  * The edu DMA engine.  Both calls start a transfer, wait for it to finish
- * (the engine clears its busy bit) and return 0, or -ETIMEDOUT.
+ * (the engine clears its busy bit) and return 0, or -ETIMEDOUT.  Each call
+ * that starts a transfer first waits, as boundedly, for the engine to be
+ * idle, since edu drops a start while it is busy: still busy, it programs
+ * nothing and returns -EBUSY.
  */
 int edu_dma_from_iova(void *edu_bar0, uint64_t iova, uint32_t len);
 int edu_dma_to_iova(void *edu_bar0, uint64_t iova, uint32_t len);
@@ -32,6 +35,7 @@ int edu_dma_to_iova_start(void *edu_bar0, uint64_t iova, uint32_t len);
 /* Copy @len bytes from @buf_off in the edu buffer to @iova: 0 or -errno. */
 int edu_dma_buf_to_iova(void *edu_bar0, uint32_t buf_off, uint64_t iova,
 			uint32_t len);
+/* Wait for the engine to be idle: 0, or -ETIMEDOUT after 20 s. */
 int edu_dma_wait(void *edu_bar0);
 /* The edu liveness register: reads back the bitwise NOT of what was written. */
 bool edu_alive(void *edu_bar0);
