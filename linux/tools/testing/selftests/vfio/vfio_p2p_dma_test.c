@@ -12,6 +12,10 @@
  * The negative control unmaps the BAR's IOVA range and runs the same DMA: the
  * bytes must not arrive, which shows the checks here can fail.
  *
+ * Two DMAs in a row, the second started before the first has run, must
+ * both land: the edu driver waits for an idle engine before a start, which
+ * edu would otherwise drop.
+ *
  * Each test runs in every IOMMU mode: a VFIO_TYPE1_IOMMU and a
  * VFIO_TYPE1v2_IOMMU container, and iommufd (cdev + IOAS).
  */
@@ -147,6 +151,38 @@ TEST_F(p2p, unmapped_iova_does_not_land)
 	ASSERT_EQ(-1, vfio_p2p_check(bar + bar_off, DMA_LEN, seed));
 	ASSERT_NE(-1, vfio_p2p_check(bar + bar_off, DMA_LEN, seed + 1));
 	vfio_p2p_host_expect(c->shm.bdf, bar_off, DMA_LEN, seed);
+}
+
+/*
+ * Two DMAs into the BAR in a row, the second started while the first may
+ * still run: edu drops a start while busy, so the driver must wait for the
+ * engine to be idle first, or the second DMA never happens.
+ */
+TEST_F(p2p, back_to_back_dma)
+{
+	struct vfio_p2p_ctx *c = &self->c;
+	uint64_t off1 = 3 * RAM_SIZE, off2 = off1 + 2 * getpagesize();
+	uint32_t seed = vfio_p2p_seed();
+	uint8_t *bar;
+
+	bar = map_bar2(_metadata, c, true);
+	ASSERT_NE(NULL, bar);
+	ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_BAR, c->bar2.size,
+				  VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE));
+	memset(bar + off1, 0, DMA_LEN);
+	memset(bar + off2, 0, DMA_LEN);
+	vfio_p2p_fill(c->ram, DMA_LEN, seed);
+	ASSERT_EQ(0, edu_dma_from_iova(c->edu_regs, IOVA_RAM, DMA_LEN));
+	/* The first is not waited for: the engine runs 100 ms later. */
+	ASSERT_EQ(0, edu_dma_to_iova_start(c->edu_regs, IOVA_BAR + off1, DMA_LEN));
+	ASSERT_EQ(0, edu_dma_to_iova(c->edu_regs, IOVA_BAR + off2, DMA_LEN));
+	ASSERT_EQ(-1, vfio_p2p_check(bar + off1, DMA_LEN, seed));
+	ASSERT_EQ(-1, vfio_p2p_check(bar + off2, DMA_LEN, seed))
+		TH_LOG("the second DMA, started while the first ran, did not land");
+	vfio_p2p_host_expect(c->shm.bdf, off1, DMA_LEN, seed);
+	vfio_p2p_host_expect(c->shm.bdf, off2, DMA_LEN, seed);
+	ASSERT_EQ((int64_t)c->bar2.size,
+		  vfio_p2p_unmap(c->container, IOVA_BAR, c->bar2.size, 0));
 }
 
 TEST_HARNESS_MAIN

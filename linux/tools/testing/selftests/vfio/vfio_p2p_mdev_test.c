@@ -162,8 +162,7 @@ static int mdev_create(const char *parent, const char *type, struct mdev *m)
 	int ret;
 
 	memset(m, 0, sizeof(*m));
-	m->dev.fd = -1;
-	m->dev.group_fd = -1;
+	vfio_p2p_dev_init(&m->dev);
 	m->removed = true;
 	snprintf(m->uuid, sizeof(m->uuid), "%08x-5ce1-4000-8000-%012x",
 		 (unsigned int)getpid(), ++counter);
@@ -215,53 +214,20 @@ static long mdev_faults(struct mdev *m)
 }
 
 /*
- * The mdev's group into @container (and, for the container's first group,
- * @iommu_type; 0 for none), its device fd and its regions.  When
- * @container is an iommufd: the mdev's cdev, bound to it and attached to
- * its IOAS (an iommufd_access).
+ * The mdev into @container (vfio_p2p_mdev_open(): for the container's first
+ * group, @iommu_type; 0 for none), and its regions.
  */
 static int mdev_open(struct mdev *m, int container, int iommu_type)
 {
-	char path[PATH_MAX], link[PATH_MAX], *slash;
-	uint32_t ioas;
-	ssize_t n;
-	int ret;
+	int ret = vfio_p2p_mdev_open(&m->dev, m->uuid, container, iommu_type);
 
-	if (vfio_p2p_iommufd_ioas(container, &ioas)) {
-		ret = vfio_p2p_cdev_open(&m->dev, m->uuid, container, ioas);
-		if (ret)
-			return ret;
-		goto regions;
-	}
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group", m->uuid);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = '\0';
-	slash = strrchr(link, '/');
-	if (!slash)
-		return -EINVAL;
-	m->dev.group_id = atoi(slash + 1);
-	snprintf(path, sizeof(path), "/dev/vfio/%d", m->dev.group_id);
-	m->dev.group_fd = open(path, O_RDWR);
-	if (m->dev.group_fd < 0)
-		return -errno;
-	if (ioctl(m->dev.group_fd, VFIO_GROUP_SET_CONTAINER, &container))
-		return -errno;
-	if (iommu_type && ioctl(container, VFIO_SET_IOMMU, iommu_type))
-		return -errno;
-	m->dev.fd = ioctl(m->dev.group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
-	if (m->dev.fd < 0)
-		return -errno;
-regions:
-	ret = vfio_p2p_region_info(&m->dev, VFIO_PCI_BAR0_REGION_INDEX, &m->bar0);
-	if (ret)
-		return ret;
-	ret = vfio_p2p_region_info(&m->dev, VFIO_PCI_BAR1_REGION_INDEX, &m->regs);
-	if (ret)
-		return ret;
-	m->size = m->bar0.size;
-	return 0;
+	if (!ret)
+		ret = vfio_p2p_region_info(&m->dev, VFIO_PCI_BAR0_REGION_INDEX, &m->bar0);
+	if (!ret)
+		ret = vfio_p2p_region_info(&m->dev, VFIO_PCI_BAR1_REGION_INDEX, &m->regs);
+	if (!ret)
+		m->size = m->bar0.size;
+	return ret;
 }
 
 /* munmap BAR0 and close the fds, the way the mdev's user lets go. */
@@ -403,48 +369,27 @@ static int unmapped_errno(int iommu_type)
 FIXTURE_SETUP(mslice)
 {
 	struct vfio_p2p_ctx *c = &self->c;
-	struct vfio_p2p_region bar0;
-	char edu[16];
+	const char *what;
 	int ret;
 
 	self->owner = getpid();
 	vfio_p2p_ctx_init(c);
 	self->a.removed = true;
 	self->b.removed = true;
-	self->a.dev.fd = -1;
-	self->a.dev.group_fd = -1;
-	self->b.dev.fd = -1;
-	self->b.dev.group_fd = -1;
+	vfio_p2p_dev_init(&self->a.dev);
+	vfio_p2p_dev_init(&self->b.dev);
 	self->nr_extra = 0;
 
 	if (find_parent(self->parent, sizeof(self->parent)))
 		SKIP(return, "no device bound to the mslice driver (samples/vfio-mdev/mslice.c)");
-	if (vfio_p2p_find(EDU_VENDOR, EDU_DEVICE, 0, edu, sizeof(edu)))
-		SKIP(return, "no edu device bound to vfio-pci");
 	self->bar_size = parent_bar_size(self->parent);
 	ASSERT_LE(16 * MIB, self->bar_size);
 
-	c->container = vfio_p2p_container_open_mode(variant->iommu_type);
-	if (c->container == -EOPNOTSUPP)
-		SKIP(return, "no /dev/iommu or no vfio cdev (iommufd mode)");
-	ASSERT_LE(0, c->container);
-	if (variant->iommu_type != VFIO_P2P_IOMMUFD &&
-	    ioctl(c->container, VFIO_CHECK_EXTENSION, variant->iommu_type) != 1)
-		SKIP(return, "IOMMU type %d not supported", variant->iommu_type);
 	/* An earlier test's process may still be exiting: wait, boundedly. */
-	ret = vfio_p2p_dev_open_wait(&c->edu, edu, c->container, variant->iommu_type, 30);
-	ASSERT_EQ(0, ret) TH_LOG("opening edu %s: %s", edu, strerror(-ret));
-	ASSERT_EQ(0, vfio_p2p_region_info(&c->edu, VFIO_PCI_BAR0_REGION_INDEX, &bar0));
-	c->edu_regs = vfio_p2p_region_mmap(&c->edu, &bar0, 0, PG, PROT_READ | PROT_WRITE);
-	ASSERT_NE(MAP_FAILED, c->edu_regs);
-	ASSERT_EQ(0, vfio_p2p_pci_command(&c->edu, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 0));
-	ASSERT_TRUE(edu_alive(c->edu_regs));
-	c->ram = mmap(NULL, VFIO_P2P_RAM_SIZE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, c->ram);
-	memset(c->ram, 0, VFIO_P2P_RAM_SIZE);
-	ASSERT_EQ(0, vfio_p2p_map(c->container, c->ram, VFIO_P2P_IOVA_RAM,
-				  VFIO_P2P_RAM_SIZE, RW));
+	ret = vfio_p2p_ctx_open_edu_wait(c, variant->iommu_type, &what, 30);
+	if (ret == -ENODEV || ret == -EOPNOTSUPP)
+		SKIP(return, "%s: %s", what, strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
 
 	/*
 	 * A test before this one may have left its mdevs' slices to be freed

@@ -1171,27 +1171,10 @@ static int find_parent(char *bdf, size_t len)
 static int mdev_open(struct storm *s)
 {
 	struct smdev *m = &s->m;
-	char path[PATH_MAX], link[PATH_MAX], *slash;
-	ssize_t n;
+	int ret = vfio_p2p_mdev_open(&m->dev, m->uuid, s->ct[0].fd, 0);
 
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group", m->uuid);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = '\0';
-	slash = strrchr(link, '/');
-	if (!slash)
-		return -EINVAL;
-	m->dev.group_id = atoi(slash + 1);
-	snprintf(path, sizeof(path), "/dev/vfio/%d", m->dev.group_id);
-	m->dev.group_fd = open(path, O_RDWR);
-	if (m->dev.group_fd < 0)
-		return -errno;
-	if (ioctl(m->dev.group_fd, VFIO_GROUP_SET_CONTAINER, &s->ct[0].fd))
-		return -errno;
-	m->dev.fd = ioctl(m->dev.group_fd, VFIO_GROUP_GET_DEVICE_FD, m->uuid);
-	if (m->dev.fd < 0)
-		return -errno;
+	if (ret)
+		return ret;
 	return vfio_p2p_region_info(&m->dev, VFIO_PCI_BAR0_REGION_INDEX, &m->bar0);
 }
 

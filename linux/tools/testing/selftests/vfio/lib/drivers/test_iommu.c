@@ -17,7 +17,9 @@
 #include <dirent.h>
 #include <linux/vfio.h>
 
+#include "vfio_p2p_device.h"
 #include "vfio_p2p_iommufd.h"
+#include "vfio_p2p_rig.h"
 #include "vfio_p2p_test_iommu.h"
 
 #define UNSAFE_IRQS "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
@@ -31,17 +33,11 @@ static void client_path(char *buf, size_t len, int instance, const char *what)
 
 static int client_group(int instance)
 {
-	char path[PATH_MAX], link[PATH_MAX];
-	char *slash;
-	ssize_t n;
+	char dir[PATH_MAX];
 
-	client_path(path, sizeof(path), instance, "iommu_group");
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = '\0';
-	slash = strrchr(link, '/');
-	return slash ? atoi(slash + 1) : -EINVAL;
+	snprintf(dir, sizeof(dir), "/sys/bus/platform/devices/%s.%d", P2P_TI_DEV_NAME,
+		 instance);
+	return vfio_p2p_group_of(dir);
 }
 
 int p2p_ti_group(int instance)
@@ -70,9 +66,7 @@ int p2p_ti_present(int instance)
 void p2p_ti_init(struct p2p_ti_dev *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->dev.group_fd = -1;
-	t->dev.fd = -1;
-	t->dev.iommufd = -1;
+	vfio_p2p_dev_init(&t->dev);
 	t->instance = -1;
 }
 

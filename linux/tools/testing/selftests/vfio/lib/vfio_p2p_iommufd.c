@@ -11,9 +11,9 @@
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
-#include "../kselftest.h"
+#include "../../kselftest.h"
 #include "vfio_p2p_iommufd.h"
-#include "vfio_p2p_util.h"
+#include "vfio_p2p_device.h"
 
 /* The iommufds this process opened, with their IOAS. */
 static struct {
@@ -113,9 +113,7 @@ int vfio_p2p_cdev_open(struct vfio_p2p_dev *dev, const char *bdf, int iommufd,
 	char path[300];
 	int ret;
 
-	memset(dev, 0, sizeof(*dev));
-	dev->group_fd = -1;
-	dev->fd = -1;
+	vfio_p2p_dev_init(dev);
 	dev->iommufd = iommufd;
 	dev->ioas = ioas;
 	snprintf(dev->bdf, sizeof(dev->bdf), "%s", bdf);

@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vfio_p2p_util.h"
+#include "vfio_p2p_device.h"
 
 #define P2P_TI_COUNT		2
 #define P2P_TI_DEV_NAME		"vfio-p2p-test-dev"
