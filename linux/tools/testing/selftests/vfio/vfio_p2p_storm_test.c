@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * vfio_p2p_storm_test: a seeded random storm of operations on the peer BAR
- * and on RAM in a type1v2 container, checked step by step against a model.
+ * and on RAM in a type1v2 container, or in an IOAS of iommufd, checked step
+ * by step against a model.
  *
  * The container holds edu (the DMA engine) and the ivshmem peer.  The storm
  * works on WIN pages of the peer's BAR2 (at WIN_OFF, where no other program
@@ -29,7 +30,24 @@
  *  - with the test IOMMU (CONFIG_VFIO_P2P_TEST_IOMMU): attach and detach of
  *    its first client to the container (a second domain), and a second
  *    container with the second client in it, created, mapped and closed;
+ *  - iommufd only: IOMMU_IOAS_COPY of a run of areas of IOAS 0 (whole or
+ *    cut) to IOAS 0 or IOAS 1;
  *  - DMA probes.
+ *
+ * It runs in two IOMMU modes (vfio_p2p_iommu_modes.h, type1 v1 left out:
+ * its unmap may bisect a mapping, which the model does not do), each with
+ * half of make check's seeds and half of a soak's time.  In the iommufd
+ * mode the devices are cdevs bound to one iommufd and attached to its IOAS
+ * 0; MAP and UNMAP are IOMMU_IOAS_MAP and IOMMU_IOAS_UNMAP; container 1 is
+ * IOAS 1 of the same iommufd (so that IOAS_COPY reaches it).  What the
+ * model does differently there: a MAP makes one area per segment (each
+ * P2P-capable VMA, each stretch of RAM between them), an UNMAP takes whole
+ * areas in IOVA order up to the first that reaches out of its range
+ * (ENOENT, with those before it gone; ENOENT for a range of none); a COPY
+ * maps what the source's addresses show at the time (the current session's
+ * BAR pages, EFAULT if one is not there or decode is off); and a second
+ * bind of the peer's cdev while its session lives (its mmaps or a child
+ * hold it) fails with EINVAL, so a reopen needs the session ended.
  *
  * The model keeps, for each IOVA page of each container, nothing, RAM page
  * r, BAR page b or mdev page b, and the peer's session (or the mdev) the
@@ -41,7 +59,7 @@
  * it.  An mdev link is live while its mdev exists and dead once it was
  * removed: DMA there faults, and the unmap still returns its size.  From
  * that it predicts each ioctl's result (0, the unmapped size, EEXIST,
- * EFAULT, EINVAL) and, for each probe (edu writes a
+ * EFAULT, EINVAL, ENOENT) and, for each probe (edu writes a
  * fresh pattern to an IOVA; a test client does so through its domain),
  * where the bytes land or that they fault.  After every probe the RAM and
  * every readable BAR page must hold exactly what the model's shadow copy
@@ -56,11 +74,14 @@
  * the steps of each seed, STORM_VERBOSE=1 logs every step.  STORM_SECONDS=N
  * is the soak (make soak): random seeds for N seconds, then the operations
  * per second and the seeds covered.  Without them, a fixed set of seeds
- * runs (make check).  type1v2 only: the model's unmap is v2's (no bisection).
+ * runs (make check).
  *
  * Not in the storm: an unbind while the peer is held, an mdev removed while
  * open (both wait for the user: the order of what the user sees is a race),
- * mdev decode and reset, the mdev in container 1, iommufd, and events racing
+ * mdev decode and reset, the mdev in container 1, an IOAS_COPY of a removed
+ * mdev's area (what its address shows then is not the storm's), iommufd's
+ * type1-compat container (make compat-check does not run this program),
+ * and events racing
  * an in-flight DMA (vfio_p2p_lifetime_test and vfio_p2p_mdev_test have
  * those; their outcome is a race, not a prediction).
  */
@@ -82,10 +103,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
+#include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_util.h"
 #include "vfio_p2p_test_iommu.h"
 
@@ -108,7 +131,9 @@
 #define MDEV_TYPE	"mslice-1m"
 
 static const uint64_t iova_base[NCONT] = { 0x200000000ULL, 0x300000000ULL };
-static const uint32_t check_seeds[] = { 1, 2, 3, 4 };
+/* make check's seeds, split between the modes: not each mode all of them. */
+static const uint32_t check_seeds_type1v2[] = { 1, 2 };
+static const uint32_t check_seeds_iommufd[] = { 3, 4 };
 
 /*
  * The address space the storm maps from, one reservation: RAM1, MAIN (where
@@ -123,17 +148,20 @@ enum kind { K_NONE, K_RAM, K_BAR, K_HOLE, K_MDEV };
 
 struct ipage {
 	uint8_t kind;
+	uint8_t slot;		/* K_BAR: the slot it was mapped from */
 	uint16_t idx;		/* RAM page (0..NRAM), BAR or mdev window page */
 	/* K_BAR: the peer session it was mapped in; K_MDEV: its mdev */
 	unsigned int session;
 };
 
+/* A type1 mapping; in the iommufd mode, an area (one MAP can make several). */
 struct dma {
 	unsigned int first, n;	/* IOVA pages */
 };
 
 struct cont {
-	int fd;			/* the container, or -1 */
+	int fd;			/* the container (iommufd: shared by both), or -1 */
+	uint32_t ioas;		/* the iommufd mode: its IOAS */
 	struct ipage pg[NIOVA];
 	struct dma dma[NIOVA];
 	int ndma;
@@ -146,14 +174,16 @@ enum storm_stat {
 	ST_MAP_RAM, ST_MAP_BAR, ST_MAP_MIXED, ST_MAP_EEXIST, ST_MAP_EFAULT,
 	ST_UNMAP, ST_UNMAP_NOTHING, ST_UNMAP_EINVAL, ST_LAND_RAM, ST_LAND_BAR,
 	ST_FAULT_REVOKED, ST_FAULT_DEAD, ST_FAULT_NONE, ST_RELEASE, ST_MAP_MDEV,
-	ST_LAND_MDEV, ST_MDEV_RELEASE, ST_REBIND, NR_STATS,
+	ST_LAND_MDEV, ST_MDEV_RELEASE, ST_REBIND, ST_UNMAP_ENOENT, ST_COPY,
+	ST_COPY_EFAULT, ST_COPY_EEXIST, ST_REOPEN_EINVAL, NR_STATS,
 };
 
 static const char *const stat_name[NR_STATS] = {
 	"map RAM", "map BAR", "map mixed", "map EEXIST", "map EFAULT",
 	"unmap", "unmap of nothing", "unmap EINVAL", "DMA into RAM", "DMA into BAR",
 	"DMA fault (revoked)", "DMA fault (dead)", "DMA fault (unmapped)", "RELEASE",
-	"map mdev", "DMA into mdev", "mdev RELEASE", "rebind",
+	"map mdev", "DMA into mdev", "mdev RELEASE", "rebind", "unmap ENOENT",
+	"copy", "copy EFAULT", "copy EEXIST", "reopen EINVAL",
 };
 
 /* The storm's mslice mdev (samples/vfio-mdev/mslice.c), while it exists. */
@@ -169,6 +199,7 @@ struct smdev {
 
 struct storm {
 	struct vfio_p2p_ctx c;
+	bool fdmode;		/* iommufd (cdev + IOAS), else type1v2 */
 	bool have_ti, have_reset;
 	int pagemap;		/* /proc/self/pagemap */
 	uint64_t bar_pfn;	/* pfn of the window's first page */
@@ -272,8 +303,8 @@ static bool diverge(struct storm *s, const char *fmt, ...)
 	for (i = first; i < s->step; i++)
 		TH_LOG("  before: %s", s->hist[i % HISTORY]);
 	TH_LOG("DIVERGENCE seed %u step %u op %s: %s", s->seed, s->step, s->what, msg);
-	TH_LOG("replay: make check ONLY=vfio:vfio_p2p_storm_test STORM_SEED=%u STORM_STEPS=%u",
-	       s->seed, s->step + 1);
+	TH_LOG("replay: make check ONLY=vfio:vfio_p2p_storm_test STORM_SEED=%u STORM_STEPS=%u (%s)",
+	       s->seed, s->step + 1, s->fdmode ? "iommufd" : "type1v2");
 	return false;
 }
 
@@ -632,6 +663,61 @@ static const char *const slot_name[NSLOT + 1] = {
 	"RAM1", "MAIN", "RAM2", "GAP", "ALT", "nowhere",
 };
 
+/* MAP_DMA, or IOMMU_IOAS_MAP on the container's IOAS. */
+static int cont_map(struct storm *s, int k, void *vaddr, uint64_t iova, uint64_t size)
+{
+	struct cont *ct = &s->ct[k];
+
+	if (s->fdmode)
+		return vfio_p2p_ioas_map(ct->fd, ct->ioas, vaddr, iova, size, RW);
+	return vfio_p2p_map(ct->fd, vaddr, iova, size, RW);
+}
+
+/* UNMAP_DMA (@all: UNMAP_ALL), or IOMMU_IOAS_UNMAP (@all: 0, UINT64_MAX). */
+static int64_t cont_unmap(struct storm *s, int k, uint64_t iova, uint64_t size, bool all)
+{
+	struct cont *ct = &s->ct[k];
+
+	if (s->fdmode)
+		return vfio_p2p_ioas_unmap(ct->fd, ct->ioas, all ? 0 : iova,
+					   all ? UINT64_MAX : size);
+	return vfio_p2p_unmap(ct->fd, all ? 0 : iova, all ? 0 : size,
+			      all ? VFIO_DMA_UNMAP_FLAG_ALL : 0);
+}
+
+/*
+ * What makes an iommufd area: each P2P-capable VMA is one, and so is each
+ * stretch of anything else (RAM) between them.
+ */
+static unsigned int seg_key(struct storm *s, const struct ipage *pg)
+{
+	if (pg->kind == K_BAR)
+		return 1 + s->vma[pg->idx];
+	if (pg->kind == K_MDEV)
+		return 0x80000000U | pg->session;
+	return 0;
+}
+
+/*
+ * Record a MAP of @n pages at IOVA page @p: one mapping under type1; under
+ * iommufd one area per segment (a MAP of RAM and BAR, or of two VMAs of the
+ * BAR, makes several, each of which unmaps alone).
+ */
+static void add_dmas(struct storm *s, struct cont *ct, unsigned int p,
+		     const struct ipage *pg, unsigned int n)
+{
+	unsigned int i, first = 0;
+
+	for (i = 0; i < n; i++)
+		ct->pg[p + i] = pg[i];
+	for (i = 1; i <= n; i++) {
+		if (i < n && (!s->fdmode || seg_key(s, &pg[i]) == seg_key(s, &pg[i - 1])))
+			continue;
+		ct->dma[ct->ndma++] = (struct dma){ p + first, i - first };
+		first = i;
+	}
+}
+
 static bool op_map(struct storm *s, int k)
 {
 	struct cont *ct = &s->ct[k];
@@ -680,6 +766,7 @@ static bool op_map(struct storm *s, int k)
 		unsigned int v = start + i;
 
 		pg[i] = va_page(s, slot + v / WIN, v % WIN);
+		pg[i].slot = slot + v / WIN;
 		hole |= pg[i].kind == K_HOLE;
 		bar |= pg[i].kind == K_BAR;
 	}
@@ -701,7 +788,7 @@ static bool op_map(struct storm *s, int k)
 	note(s, "map", "container %d: %u pages from %s+%u at IOVA page %u%s%s: model %d",
 	     k, n, slot_name[slot], start, p, bar ? " (BAR)" : "",
 	     hole ? " (hole)" : "", exp);
-	ret = vfio_p2p_map(ct->fd, vaddr, iova_base[k] + p * PG, n * PG, RW);
+	ret = cont_map(s, k, vaddr, iova_base[k] + p * PG, n * PG);
 	if (ret != exp)
 		return diverge(s, "MAP_DMA returned %d (%s), the model says %d", ret,
 			       strerror(-ret), exp);
@@ -711,16 +798,48 @@ static bool op_map(struct storm *s, int k)
 	}
 	s->stats[!bar ? ST_MAP_RAM : pg[0].kind == pg[n - 1].kind &&
 		 pg[0].kind == K_BAR ? ST_MAP_BAR : ST_MAP_MIXED]++;
-	for (i = 0; i < n; i++)
-		ct->pg[p + i] = pg[i];
-	ct->dma[ct->ndma++] = (struct dma){ p, n };
+	add_dmas(s, ct, p, pg, n);
 	return true;
 }
 
-/* UNMAP_DMA of IOVA pages [a, b) as type1v2 does it. */
+static int dma_cmp(const void *a, const void *b)
+{
+	const struct dma *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/*
+ * IOMMU_IOAS_UNMAP of IOVA pages [a, b) as iommufd does it: the areas in
+ * it go in IOVA order, up to the first that reaches out of it (ENOENT,
+ * with those before it unmapped); ENOENT too if none is in it.  Marks in
+ * @gone the areas that go; returns the size or -ENOENT.
+ */
+static int64_t ioas_unmap_model(struct cont *ct, unsigned int a, unsigned int b, bool *gone)
+{
+	int64_t size = 0;
+	int i;
+
+	qsort(ct->dma, ct->ndma, sizeof(ct->dma[0]), dma_cmp);
+	for (i = 0; i < ct->ndma; i++) {
+		const struct dma *d = &ct->dma[i];
+
+		gone[i] = false;
+		if (d->first + d->n <= a || d->first >= b)
+			continue;
+		if (d->first < a || d->first + d->n > b)
+			return -ENOENT;
+		gone[i] = true;
+		size += d->n * PG;
+	}
+	return size ? size : -ENOENT;
+}
+
+/* UNMAP_DMA of IOVA pages [a, b) as type1v2 does it, or IOAS_UNMAP. */
 static bool op_unmap(struct storm *s, int k)
 {
 	struct cont *ct = &s->ct[k];
+	bool gone[NIOVA] = { false };
 	unsigned int a, b, i;
 	int64_t exp = 0, ret;
 	int d, j;
@@ -762,25 +881,28 @@ static bool op_unmap(struct storm *s, int k)
 	}
 	d = dma_at(ct, a);
 	j = dma_at(ct, b - 1);
-	if ((d >= 0 && ct->dma[d].first != a) ||
-	    (j >= 0 && ct->dma[j].first + ct->dma[j].n != b)) {
+	if (s->fdmode) {
+		exp = ioas_unmap_model(ct, a, b, gone);
+	} else if ((d >= 0 && ct->dma[d].first != a) ||
+		   (j >= 0 && ct->dma[j].first + ct->dma[j].n != b)) {
 		exp = -EINVAL;
 	} else {
-		for (i = 0; i < (unsigned int)ct->ndma; i++)
-			if (ct->dma[i].first >= a && ct->dma[i].first < b)
-				exp += ct->dma[i].n * PG;
+		for (i = 0; i < (unsigned int)ct->ndma; i++) {
+			gone[i] = ct->dma[i].first >= a && ct->dma[i].first < b;
+			exp += gone[i] ? ct->dma[i].n * PG : 0;
+		}
 	}
 	note(s, "unmap", "container %d: IOVA pages [%u, %u): model %lld", k, a, b,
 	     (long long)exp);
-	ret = vfio_p2p_unmap(ct->fd, iova_base[k] + a * PG, (uint64_t)(b - a) * PG, 0);
+	ret = cont_unmap(s, k, iova_base[k] + a * PG, (uint64_t)(b - a) * PG, false);
 	if (ret != exp)
 		return diverge(s, "UNMAP_DMA returned %lld, the model says %lld",
 			       (long long)ret, (long long)exp);
-	s->stats[ret < 0 ? ST_UNMAP_EINVAL : ret ? ST_UNMAP : ST_UNMAP_NOTHING]++;
-	if (ret <= 0)
-		return true;
+	s->stats[ret == -ENOENT ? ST_UNMAP_ENOENT : ret < 0 ? ST_UNMAP_EINVAL :
+		 ret ? ST_UNMAP : ST_UNMAP_NOTHING]++;
+	/* iommufd's ENOENT may come after areas went. */
 	for (i = 0, j = 0; i < (unsigned int)ct->ndma; i++) {
-		if (ct->dma[i].first >= a && ct->dma[i].first < b)
+		if (gone[i])
 			memset(&ct->pg[ct->dma[i].first], 0, ct->dma[i].n * sizeof(ct->pg[0]));
 		else
 			ct->dma[j++] = ct->dma[i];
@@ -798,7 +920,7 @@ static bool op_unmap_all(struct storm *s, int k)
 	for (i = 0; i < ct->ndma; i++)
 		exp += ct->dma[i].n * PG;
 	note(s, "unmap-all", "container %d: model %lld", k, (long long)exp);
-	ret = vfio_p2p_unmap(ct->fd, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
+	ret = cont_unmap(s, k, 0, 0, true);
 	if (ret != exp)
 		return diverge(s, "UNMAP_DMA(ALL) returned %lld, the model says %lld",
 			       (long long)ret, (long long)exp);
@@ -806,11 +928,89 @@ static bool op_unmap_all(struct storm *s, int k)
 	ct->ndma = 0;
 	/* Container 0 keeps the edu buffer's staging RAM. */
 	if (k == 0) {
-		ret = vfio_p2p_map(ct->fd, s->c.ram, VFIO_P2P_IOVA_RAM,
-				   VFIO_P2P_RAM_SIZE, RW);
+		ret = cont_map(s, 0, s->c.ram, VFIO_P2P_IOVA_RAM, VFIO_P2P_RAM_SIZE);
 		if (ret)
 			return diverge(s, "mapping the staging RAM again: %s",
 				       strerror((int)-ret));
+	}
+	return true;
+}
+
+static unsigned int pick_iova(struct storm *s, struct cont *ct, unsigned int n);
+
+/*
+ * iommufd: IOMMU_IOAS_COPY of a run of container 0's areas (whole, or cut
+ * at either end) to a free run of container 0 or of container 1's IOAS.
+ * It maps what the source's user addresses show now: RAM the same pages; a
+ * BAR page the current session's if its address still maps it, EFAULT for
+ * all if one does not or decode is off; a live mdev page the same.  A run
+ * stops before an area of a removed mdev (what its address shows now is
+ * not the storm's to say).  The copy's areas are the source's, cut.
+ */
+static bool op_copy(struct storm *s)
+{
+	struct cont *src = &s->ct[0], *dst;
+	struct ipage pg[MAX_RUN];
+	unsigned int a, b, n, p, i;
+	int k = s->ct[1].fd >= 0 && pick(s, 2), exp, ret, d, j;
+	bool busy = false, fault = false;
+
+	dst = &s->ct[k];
+	if (!src->ndma) {
+		note(s, "copy", "nothing: container 0 has no area");
+		return true;
+	}
+	d = pick(s, src->ndma);
+	a = src->dma[d].first;
+	b = a + src->dma[d].n;
+	/* Over the areas that follow without a gap, sometimes. */
+	while (b - a < MAX_RUN && b < NIOVA && (j = dma_at(src, b)) >= 0 && pick(s, 2))
+		b = src->dma[j].first + src->dma[j].n;
+	b = b - a > MAX_RUN ? a + MAX_RUN : b;
+	if (!pick(s, 3))
+		a += pick(s, b - a);
+	if (!pick(s, 3))
+		b -= pick(s, b - a);
+	for (n = 0; n < b - a; n++) {
+		const struct ipage *sp = &src->pg[a + n];
+
+		pg[n] = *sp;
+		if (sp->kind == K_MDEV && !live(s, sp))
+			break;
+		if (sp->kind == K_BAR) {
+			pg[n] = va_page(s, sp->slot, sp->idx);
+			pg[n].slot = sp->slot;
+			fault |= pg[n].kind != K_BAR || !s->decode;
+		}
+	}
+	if (!n) {
+		note(s, "copy", "nothing: IOVA page %u is a removed mdev's", a);
+		return true;
+	}
+	p = pick_iova(s, dst, n);
+	for (i = 0; i < n; i++)
+		busy |= dma_at(dst, p + i) >= 0;
+	exp = busy ? -EEXIST : fault ? -EFAULT : 0;
+	note(s, "copy", "IOVA pages [%u, %u) of IOAS 0 to page %u of IOAS %d%s: model %d",
+	     a, a + n, p, k, fault ? " (BAR not there)" : "", exp);
+	ret = vfio_p2p_ioas_copy(dst->fd, dst->ioas, iova_base[k] + p * PG, src->ioas,
+				 iova_base[0] + a * PG, n * PG);
+	if (ret != exp)
+		return diverge(s, "IOMMU_IOAS_COPY returned %d (%s), the model says %d", ret,
+			       strerror(-ret), exp);
+	s->stats[ret == -EEXIST ? ST_COPY_EEXIST : ret ? ST_COPY_EFAULT : ST_COPY]++;
+	if (ret)
+		return true;
+	for (i = 0; i < n; i++)
+		dst->pg[p + i] = pg[i];
+	/* The source's areas, cut to the range (ndma of the source may grow). */
+	for (j = 0, d = src->ndma; j < d; j++) {
+		unsigned int lo = src->dma[j].first, hi = lo + src->dma[j].n;
+
+		lo = lo < a ? a : lo;
+		hi = hi > a + n ? a + n : hi;
+		if (lo < hi)
+			dst->dma[dst->ndma++] = (struct dma){ p + lo - a, hi - lo };
 	}
 	return true;
 }
@@ -1084,10 +1284,25 @@ static bool op_reopen(struct storm *s)
 	bool fresh = !s->alive;
 	int ret;
 
+	if (s->fdmode && !fresh) {
+		/* A cdev is open once at a time: vfio_df_open() refuses a second bind. */
+		note(s, "reopen", "the peer's cdev while its session lives: model EINVAL");
+		ret = vfio_p2p_dev_reopen(&c->shm);
+		if (ret >= 0) {
+			close(c->shm.fd);
+			c->shm.fd = -1;
+		}
+		if (ret != -EINVAL)
+			return diverge(s, "a second bind of the cdev: %s, the model says EINVAL",
+				       ret >= 0 ? "success" : strerror(-ret));
+		s->stats[ST_REOPEN_EINVAL]++;
+		return true;
+	}
 	note(s, "reopen", "the peer's device fd (%s session)", fresh ? "a new" : "the same");
-	c->shm.fd = ioctl(c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, c->shm.bdf);
-	if (c->shm.fd < 0)
-		return diverge(s, "VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
+	/* The group's VFIO_GROUP_GET_DEVICE_FD, or the cdev bound and attached. */
+	ret = vfio_p2p_dev_reopen(&c->shm);
+	if (ret < 0)
+		return diverge(s, "opening the peer again: %s", strerror(-ret));
 	if (fresh) {
 		s->session++;
 		s->alive = true;
@@ -1120,7 +1335,25 @@ static bool op_attach(struct storm *s)
 	return readback(s, false);
 }
 
-/* Container 1, holding the second test client only: made or closed. */
+/* IOMMU_DESTROY of container 1's IOAS (with its areas): 0 or -errno. */
+static int ioas_destroy(struct cont *ct)
+{
+	struct iommu_destroy d = { .size = sizeof(d), .id = ct->ioas };
+	int tries;
+
+	/* The client's hwpt may still hold it for a moment after its close. */
+	for (tries = 0; ioctl(ct->fd, IOMMU_DESTROY, &d); tries++) {
+		if (errno != EBUSY || tries >= 100)
+			return -errno;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/*
+ * Container 1, holding the second test client only: made or closed.  In
+ * the iommufd mode, a second IOAS of container 0's iommufd.
+ */
 static bool op_container(struct storm *s)
 {
 	struct cont *ct = &s->ct[1];
@@ -1129,11 +1362,35 @@ static bool op_container(struct storm *s)
 	if (ct->fd >= 0) {
 		note(s, "container-close", "container 1 (%d mappings)", ct->ndma);
 		p2p_ti_close(&ct->ti);
-		close(ct->fd);
+		if (s->fdmode)
+			ret = ioas_destroy(ct);
+		else
+			ret = close(ct->fd) ? -errno : 0;
 		ct->fd = -1;
 		memset(ct->pg, 0, sizeof(ct->pg));
 		ct->ndma = 0;
+		if (ret)
+			return diverge(s, "closing container 1: %s", strerror(-ret));
 		return true;
+	}
+	if (s->fdmode) {
+		/* A second IOAS of the same iommufd: IOAS_COPY reaches it. */
+		struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+
+		note(s, "container-open", "IOAS 1 with test client 1");
+		if (ioctl(s->ct[0].fd, IOMMU_IOAS_ALLOC, &alloc))
+			return diverge(s, "IOMMU_IOAS_ALLOC: %s", strerror(errno));
+		ct->fd = s->ct[0].fd;
+		ct->ioas = alloc.out_ioas_id;
+		ret = p2p_ti_bind(&ct->ti, 1, ct->fd);
+		if (!ret)
+			ret = p2p_ti_attach(&ct->ti, ct->ioas);
+		if (ret) {
+			p2p_ti_close(&ct->ti);
+			return diverge(s, "attach test client 1 to IOAS %u: %s", ct->ioas,
+				       strerror(-ret));
+		}
+		return readback(s, false);
 	}
 	note(s, "container-open", "container 1 with test client 1");
 	ct->fd = vfio_p2p_container_open();
@@ -1171,8 +1428,12 @@ static int find_parent(char *bdf, size_t len)
 static int mdev_open(struct storm *s)
 {
 	struct smdev *m = &s->m;
-	int ret = vfio_p2p_mdev_open(&m->dev, m->uuid, s->ct[0].fd, 0);
+	int ret;
 
+	if (s->fdmode)
+		ret = vfio_p2p_cdev_open(&m->dev, m->uuid, s->ct[0].fd, s->ct[0].ioas);
+	else
+		ret = vfio_p2p_mdev_open(&m->dev, m->uuid, s->ct[0].fd, 0);
 	if (ret)
 		return ret;
 	return vfio_p2p_region_info(&m->dev, VFIO_PCI_BAR0_REGION_INDEX, &m->bar0);
@@ -1218,6 +1479,7 @@ static bool mdev_map(struct storm *s)
 {
 	struct cont *ct = &s->ct[0];
 	unsigned int n = 1 + pick(s, MAX_RUN), first = pick(s, MWIN - n + 1), p, i;
+	struct ipage pg[MAX_RUN];
 	int exp = 0, ret;
 
 	p = pick_iova(s, ct, n);
@@ -1226,7 +1488,7 @@ static bool mdev_map(struct storm *s)
 			exp = -EEXIST;
 	note(s, "mdev-map", "mdev %u pages [%u, %u) at IOVA page %u: model %d", s->m.gen,
 	     first, first + n, p, exp);
-	ret = vfio_p2p_map(ct->fd, s->m.bar + first * PG, iova_base[0] + p * PG, n * PG, RW);
+	ret = cont_map(s, 0, s->m.bar + first * PG, iova_base[0] + p * PG, n * PG);
 	if (ret != exp)
 		return diverge(s, "MAP_DMA returned %d (%s), the model says %d", ret,
 			       strerror(-ret), exp);
@@ -1236,8 +1498,8 @@ static bool mdev_map(struct storm *s)
 	}
 	s->stats[ST_MAP_MDEV]++;
 	for (i = 0; i < n; i++)
-		ct->pg[p + i] = (struct ipage){ K_MDEV, first + i, s->m.gen };
-	ct->dma[ct->ndma++] = (struct dma){ p, n };
+		pg[i] = (struct ipage){ .kind = K_MDEV, .idx = first + i, .session = s->m.gen };
+	add_dmas(s, ct, p, pg, n);
 	return true;
 }
 
@@ -1350,8 +1612,13 @@ static bool op_rebind(struct storm *s)
 		return diverge(s, "binding to vfio-pci again: %s", err ? strerror(-err) : "no");
 	/*
 	 * The unbind of the group's last device ended its vfio group (and took
-	 * it out of the container): the group is opened and added again.
+	 * it out of the container): the group is opened and added again.  The
+	 * iommufd mode has no group: the reopen finds the new cdev.
 	 */
+	if (s->fdmode) {
+		s->stats[ST_REBIND]++;
+		return op_reopen(s);
+	}
 	close(s->c.shm.group_fd);
 	snprintf(path, sizeof(path), "/dev/vfio/%d", s->c.shm.group_id);
 	s->c.shm.group_fd = open(path, O_RDWR);
@@ -1367,13 +1634,13 @@ enum op {
 	OP_MAP, OP_UNMAP, OP_UNMAP_ALL, OP_PROBE_EDU, OP_PROBE_TI, OP_DECODE,
 	OP_RESET, OP_MUNMAP, OP_MMAP, OP_MREMAP, OP_FORK, OP_FORK_HOLD,
 	OP_HOLDER_EXIT, OP_CLOSE, OP_RELEASE, OP_REOPEN, OP_ATTACH, OP_CONTAINER,
-	OP_REBIND, OP_MDEV, NR_OPS,
+	OP_REBIND, OP_MDEV, OP_COPY, NR_OPS,
 };
 
 static const char *const op_name[NR_OPS] = {
 	"map", "unmap", "unmap-all", "probe-edu", "probe-ti", "decode", "reset",
 	"munmap", "mmap", "mremap", "fork", "fork-hold", "holder-exit", "close",
-	"release", "reopen", "attach/detach", "container", "rebind", "mdev",
+	"release", "reopen", "attach/detach", "container", "rebind", "mdev", "copy",
 };
 
 static const unsigned int weight[NR_OPS] = {
@@ -1381,7 +1648,7 @@ static const unsigned int weight[NR_OPS] = {
 	[OP_PROBE_TI] = 14, [OP_DECODE] = 4, [OP_RESET] = 3, [OP_MUNMAP] = 4,
 	[OP_MMAP] = 6, [OP_MREMAP] = 4, [OP_FORK] = 2, [OP_FORK_HOLD] = 1,
 	[OP_HOLDER_EXIT] = 3, [OP_CLOSE] = 2, [OP_RELEASE] = 2, [OP_REOPEN] = 6, [OP_ATTACH] = 2,
-	[OP_CONTAINER] = 2, [OP_REBIND] = 8, [OP_MDEV] = 3,
+	[OP_CONTAINER] = 2, [OP_REBIND] = 8, [OP_MDEV] = 3, [OP_COPY] = 5,
 };
 
 /* Can @op run in this state? */
@@ -1415,6 +1682,8 @@ static bool op_ok(struct storm *s, enum op op)
 	case OP_MDEV:
 		/* A holding child would keep a removed mdev open. */
 		return s->have_mdev && !s->holder;
+	case OP_COPY:
+		return s->fdmode;
 	default:
 		return true;
 	}
@@ -1440,7 +1709,8 @@ static bool step(struct storm *s)
 		nowhere += s->where[i] == NOWHERE;
 	/* Decode off, the peer closed, the BAR unmapped: short states, as in real use. */
 	for (i = 0; i < NR_OPS; i++) {
-		w[i] = weight[i];
+		/* Not drawn under type1: its seeds draw what they did before. */
+		w[i] = i == OP_COPY && !s->fdmode ? 0 : weight[i];
 		if ((i == OP_DECODE && !s->decode) || (i == OP_REOPEN && s->c.shm.fd < 0) ||
 		    (i == OP_MMAP && nowhere > WIN / 2))
 			w[i] *= 4;
@@ -1508,6 +1778,8 @@ static bool do_step(struct storm *s, enum op op)
 		return op_rebind(s);
 	case OP_MDEV:
 		return op_mdev(s);
+	case OP_COPY:
+		return op_copy(s) && readback(s, false);
 	default:
 		return diverge(s, "no such op %d", op);
 	}
@@ -1529,9 +1801,9 @@ static bool seed_begin(struct storm *s, uint32_t seed)
 	memset(s->hist, 0, sizeof(s->hist));
 	note(s, "begin", "seed %u", seed);
 	if (c->shm.fd < 0) {
-		c->shm.fd = ioctl(c->shm.group_fd, VFIO_GROUP_GET_DEVICE_FD, c->shm.bdf);
-		if (c->shm.fd < 0)
-			return diverge(s, "VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
+		ret = vfio_p2p_dev_reopen(&c->shm);
+		if (ret < 0)
+			return diverge(s, "opening the peer again: %s", strerror(-ret));
 		if (!s->alive)
 			s->session++;
 	}
@@ -1589,6 +1861,15 @@ static bool seed_end(struct storm *s)
 
 		if (ret)
 			return diverge(s, "removing the mdev: %s", strerror(-ret));
+	}
+	/* iommufd: a new bind needs the session ended (mmaps only left). */
+	if (s->fdmode && c->shm.fd < 0 && s->alive) {
+		note(s, "end", "seed %u: munmap the BAR: RELEASE, for the cdev's bind", s->seed);
+		if (!munmap_bar(s))
+			return false;
+		peer_update(s);
+		if (!readback(s, true))
+			return false;
 	}
 	if (c->shm.fd < 0 && !op_reopen(s))
 		return false;
@@ -1658,6 +1939,15 @@ FIXTURE(storm) {
 	struct storm *s;
 };
 
+FIXTURE_VARIANT(storm) {
+	int iommu_type;
+};
+
+/* type1v2 and iommufd: the model's unmap is v2's or iommufd's. */
+#define VFIO_P2P_MODES_FIXTURE storm
+#define VFIO_P2P_MODES_NO_TYPE1
+#include "vfio_p2p_iommu_modes.h"
+
 FIXTURE_SETUP(storm)
 {
 	struct vfio_device_info info = { .argsz = sizeof(info) };
@@ -1677,12 +1967,15 @@ FIXTURE_SETUP(storm)
 		s->ct[k].inst = k;
 		p2p_ti_init(&s->ct[k].ti);
 	}
-	ret = vfio_p2p_ctx_open_wait(&s->c, VFIO_TYPE1v2_IOMMU, &what, 30);
+	s->fdmode = variant->iommu_type == VFIO_P2P_IOMMUFD;
+	ret = vfio_p2p_ctx_open_wait(&s->c, variant->iommu_type, &what, 30);
 	if (ret == -ENODEV || ret == -EOPNOTSUPP)
 		SKIP(return, "%s: %s", what, strerror(-ret));
 	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
 	ASSERT_LE(WIN_OFF + WIN * PG, s->c.bar2.size);
 	s->ct[0].fd = s->c.container;
+	if (s->fdmode)
+		ASSERT_TRUE(vfio_p2p_iommufd_ioas(s->c.container, &s->ct[0].ioas));
 	s->have_ti = !p2p_ti_present(0) && !p2p_ti_present(1);
 	if (!s->have_ti)
 		TH_LOG("no test IOMMU (CONFIG_VFIO_P2P_TEST_IOMMU): %s",
@@ -1728,7 +2021,8 @@ FIXTURE_TEARDOWN(storm)
 	for (k = 0; k < NCONT; k++)
 		p2p_ti_close(&s->ct[k].ti);
 	mdev_down(s);
-	if (s->ct[1].fd >= 0)
+	/* iommufd: container 1 is an IOAS of container 0's iommufd. */
+	if (s->ct[1].fd >= 0 && !s->fdmode)
 		close(s->ct[1].fd);
 	if (s->va != MAP_FAILED)
 		munmap(s->va, NSLOT * WIN * PG);
@@ -1753,7 +2047,11 @@ TEST_F_TIMEOUT(storm, seeds, 360)
 {
 	struct storm *s = self->s;
 	long steps = env_num("STORM_STEPS", DEFAULT_STEPS);
-	long soak = env_num("STORM_SECONDS", 0);
+	/* The soak's time, as make check's seeds, is split between the modes. */
+	long soak = env_num("STORM_SECONDS", 0) / 2;
+	const uint32_t *check_seeds = s->fdmode ? check_seeds_iommufd : check_seeds_type1v2;
+	unsigned int nseeds = s->fdmode ? ARRAY_SIZE(check_seeds_iommufd) :
+				ARRAY_SIZE(check_seeds_type1v2);
 	int64_t t0 = now_ms();
 	unsigned int n = 0, i;
 	double secs;
@@ -1766,7 +2064,8 @@ TEST_F_TIMEOUT(storm, seeds, 360)
 		char list[1024] = "";
 		size_t len = 0;
 
-		TH_LOG("soak: random seeds from %u for %ld s, %ld steps each", seed, soak, steps);
+		TH_LOG("soak (%s): random seeds from %u for %ld s, %ld steps each",
+		       s->fdmode ? "iommufd" : "type1v2", seed, soak, steps);
 		while (ok && now_ms() - t0 < soak * 1000) {
 			ok = run_seed(s, seed, steps, soak * 1000 - (now_ms() - t0) + 1);
 			n++;
@@ -1780,12 +2079,13 @@ TEST_F_TIMEOUT(storm, seeds, 360)
 		ok = run_seed(s, env_num("STORM_SEED", 0), steps, SEED_CAP_S * 1000);
 		n = 1;
 	} else {
-		for (i = 0; ok && i < ARRAY_SIZE(check_seeds); i++, n++)
+		for (i = 0; ok && i < nseeds; i++, n++)
 			ok = run_seed(s, check_seeds[i], steps, SEED_CAP_S * 1000);
 	}
 	secs = (now_ms() - t0) / 1000.0;
-	TH_LOG("%u seed(s), %lu ops (%lu edu DMAs, %lu client DMAs, %lu read-backs)",
-	       n, s->n_ops, s->n_dma, s->n_ti, s->n_readback);
+	TH_LOG("%s: %u seed(s), %lu ops (%lu edu DMAs, %lu client DMAs, %lu read-backs)",
+	       s->fdmode ? "iommufd" : "type1v2", n, s->n_ops, s->n_dma, s->n_ti,
+	       s->n_readback);
 	TH_LOG("in %.1f s: %.1f ops/s", secs, s->n_ops / secs);
 	report(s);
 	ASSERT_TRUE(ok);
