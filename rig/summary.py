@@ -86,6 +86,7 @@ def tap_status(ok, directive):
 OUR_SUITES = {
     'CONFIG_VFIO_P2P_KUNIT_TEST': ['vfio_p2p_vma', 'vfio_p2p_vma_op', 'vfio_p2p_track'],
     'CONFIG_VFIO_P2P_TEST_IOMMU_KUNIT_TEST': ['vfio_p2p_test_iommu'],
+    'CONFIG_IOMMUFD_P2P_KUNIT_TEST': ['iommufd_p2p'],
 }
 
 

@@ -115,12 +115,45 @@ void iommufd_p2p_unregister(const struct vfio_p2p_tracker *tracker)
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_p2p_unregister, IOMMUFD);
 
+#if IS_ENABLED(CONFIG_IOMMUFD_P2P_KUNIT_TEST)
+/* KUnit's fake tracker, used instead of vfio's while set; under lock */
+static const struct vfio_p2p_tracker *iommufd_p2p_test_tracker;
+
+/**
+ * iommufd_p2p_test_override() - have iommufd use a test's tracker, or not
+ * @tracker: the tracker to use instead of the registered one, or NULL to
+ *	go back to the registered one
+ *
+ * For p2p_kunit.c only.  What vfio registered stays registered meanwhile:
+ * iommufd_p2p_register() and iommufd_p2p_unregister() work as ever, and
+ * only the IOASes that set up their P2P state while @tracker is set use it
+ * (until they are destroyed).
+ */
+void iommufd_p2p_test_override(const struct vfio_p2p_tracker *tracker)
+{
+	mutex_lock(&iommufd_p2p_lock);
+	iommufd_p2p_test_tracker = tracker;
+	mutex_unlock(&iommufd_p2p_lock);
+}
+
+static const struct vfio_p2p_tracker *iommufd_p2p_tracker_locked(void)
+{
+	lockdep_assert_held(&iommufd_p2p_lock);
+	return iommufd_p2p_test_tracker ?: iommufd_p2p_tracker;
+}
+#else
+static const struct vfio_p2p_tracker *iommufd_p2p_tracker_locked(void)
+{
+	return iommufd_p2p_tracker;
+}
+#endif
+
 static const struct vfio_p2p_tracker *iommufd_p2p_tracker_get(void)
 {
 	const struct vfio_p2p_tracker *tracker;
 
 	mutex_lock(&iommufd_p2p_lock);
-	tracker = iommufd_p2p_tracker;
+	tracker = iommufd_p2p_tracker_locked();
 	if (tracker && !try_module_get(tracker->owner))
 		tracker = NULL;
 	mutex_unlock(&iommufd_p2p_lock);

@@ -32,6 +32,10 @@ void iopt_p2p_unfill_domain(struct io_pagetable *iopt,
 			    struct iommu_domain *domain);
 void iopt_p2p_retry(struct io_pagetable *iopt);
 void iopt_p2p_destroy(struct io_pagetable *iopt);
+#if IS_ENABLED(CONFIG_IOMMUFD_P2P_KUNIT_TEST)
+struct vfio_p2p_tracker;
+void iommufd_p2p_test_override(const struct vfio_p2p_tracker *tracker);
+#endif
 #else
 static inline int iopt_p2p_pages_list(struct iommufd_ctx *ictx,
 				      void __user *uptr, unsigned long length,
