@@ -9,6 +9,7 @@
 #                    vfio_p2p_storm_test: one seed, steps per seed, soak length
 #   VMM_POST_TIMEOUT=S  the real-VMM leg's limit on each POST of L2's
 #                    firmware (rig/guest/vmm/qemu_bar_map_test; default 300)
+#   NESTED_L2=DIR NESTED_TIMEOUT=S  the nested-VMM prototype (rig/nested/run.sh)
 #   DKMS_SUMMARY=1   the summary also counts make dkms-check's install and its
 #                    boot of Debian's kernel (rig/dkms.sh), run just before
 #   COMPAT_SUMMARY=1 the summary also counts make compat-check's boot of the
@@ -48,6 +49,7 @@ cmdline=""
 [ -n "${STORM_STEPS:-}" ] && cmdline+=" rig.storm_steps=$STORM_STEPS"
 [ -n "${STORM_SECONDS:-}" ] && cmdline+=" rig.storm_seconds=$STORM_SECONDS"
 [ -n "${VMM_POST_TIMEOUT:-}" ] && cmdline+=" rig.vmm_post_timeout=$VMM_POST_TIMEOUT"
+[ -n "${NESTED_TIMEOUT:-}" ] && cmdline+=" rig.nested_timeout=$NESTED_TIMEOUT"
 [ "$mode" = demo ] || [ "$mode" = bench ] && cmdline+=" kunit.enable=0"
 if [ "$mode" = bench ]; then
 	# TCG's TSC follows the host clock; without this the clocksource

@@ -10,7 +10,11 @@
 # kselftest-list.txt) and what it runs, this host's own Debian QEMU:
 # qemu-system-x86_64, every shared library it and its TCG module load
 # (ldd), the module, and the firmware it reads for a q35 guest (SeaBIOS's
-# bios-256k.bin, kvmvapic.bin), at their paths on the host.
+# bios-256k.bin, kvmvapic.bin), at their paths on the host; with
+# NESTED_L2=DIR as well (rig/nested/run.sh, opt-in), the nested-VMM
+# prototype: the kselftest collection "nested" (rig/nested/guest/), DIR's
+# L2 kernel and initramfs as /nested/, and the option ROM QEMU boots a
+# -kernel with (linuxboot_dma.bin).
 # Usage: initramfs.sh SRCDIR KSELFTEST_INSTALL_DIR OUT.cpio [EXTRA_TESTS_DIR]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +30,14 @@ vmm=$repo/rig/guest/vmm
 qemu_bin=/usr/bin/qemu-system-x86_64
 qemu_mod=/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
 qemu_fw="/usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin"
+nested=$repo/rig/nested/guest
+if [ -n "${NESTED_L2:-}" ]; then
+	[ "${VMM_LEG:-}" = 1 ] || { echo "rig: NESTED_L2 needs the real-VMM leg (a check boot)" >&2; exit 1; }
+	for f in "$NESTED_L2/bzImage" "$NESTED_L2/l2.cpio"; do
+		[ -f "$f" ] || { echo "rig: $f missing (rig/nested/run.sh makes it)" >&2; exit 1; }
+	done
+	qemu_fw="$qemu_fw /usr/share/qemu/linuxboot_dma.bin"
+fi
 if [ "${VMM_LEG:-}" = 1 ]; then
 	for f in $qemu_bin $qemu_mod $qemu_fw; do
 		[ -f "$f" ] || { echo "rig: $f missing (Debian's qemu-system-x86 and seabios)" >&2; exit 1; }
@@ -36,6 +48,11 @@ if [ "${VMM_LEG:-}" = 1 ]; then
 		for f in $(cd "$vmm" && ls | sort); do
 			if [ -x "$vmm/$f" ]; then echo "vmm:$f"; fi
 		done
+		if [ -n "${NESTED_L2:-}" ]; then
+			for f in $(cd "$nested" && ls | sort); do
+				if [ -x "$nested/$f" ]; then echo "nested:$f"; fi
+			done
+		fi
 	} >"$out.kselftest-list.txt"
 fi
 {
@@ -70,6 +87,15 @@ fi
 			/usr/lib/x86_64-linux-gnu/qemu /usr/share /usr/share/seabios /usr/share/qemu; do
 			echo "dir $d 0755 0 0"
 		done
+		if [ -n "${NESTED_L2:-}" ]; then
+			echo "dir /kselftest/nested 0755 0 0"
+			for f in $(cd "$nested" && ls | sort); do
+				echo "file /kselftest/nested/$f $nested/$f $([ -x "$nested/$f" ] && echo 0755 || echo 0644) 0 0"
+			done
+			echo "dir /nested 0755 0 0"
+			echo "file /nested/bzImage $(readlink -f "$NESTED_L2/bzImage") 0644 0 0"
+			echo "file /nested/l2.cpio $(readlink -f "$NESTED_L2/l2.cpio") 0644 0 0"
+		fi
 		echo "file $qemu_bin $qemu_bin 0755 0 0"
 		echo "file $qemu_mod $qemu_mod 0644 0 0"
 		for f in $qemu_fw; do
