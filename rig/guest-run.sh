@@ -70,9 +70,13 @@ echo "rig: booting the $tree-$flavor kernel under QEMU (TCG, q35, intel-iommu, e
 rc=0
 "$repo/rig/boot.sh" "$kernel" "$out/initramfs.cpio" "$out" "$mode" "$cmdline" || rc=$?
 # QEMU 7.2 under TCG has been seen to die of SIGSEGV (status 139) in the middle
-# of a run, its own crash, not the guest's.  Retry such a boot once, loudly,
-# keeping the crashed run's logs and QEMU's backtrace from its core dump; a
-# second crash fails the run.
+# of a run, its own crash, not the guest's: multi-threaded TCG's tcg_commit()
+# lets a running vCPU use a stale TLB entry against the new memory map (see
+# README.md).  Retry such a boot once, loudly, keeping the crashed run's logs
+# and QEMU's backtrace from its core dump, and with thread=single unless
+# TCG_THREAD says otherwise: one host thread runs both vCPUs in turn, so a
+# vCPU's queued TLB flush runs before it runs again.  That boot is about 1.4x
+# slower, so only the retry pays it.  A second crash fails the run.
 if [ $rc -ge 128 ] && [ $rc -ne 137 ]; then
 	rm -rf "$out.qemu-crash"
 	mv "$out" "$out.qemu-crash"
@@ -87,9 +91,10 @@ if [ $rc -ge 128 ] && [ $rc -ne 137 ]; then
 	fi
 	mkdir -p "$out"
 	cp "$out.qemu-crash/initramfs.cpio" "$out/"
-	echo "rig: WARNING: QEMU itself died (status $rc); its logs are in $out.qemu-crash; booting once more"
+	echo "rig: WARNING: QEMU itself died (status $rc); its logs are in $out.qemu-crash; booting once more, TCG thread=${TCG_THREAD:-single}"
 	rc=0
-	"$repo/rig/boot.sh" "$kernel" "$out/initramfs.cpio" "$out" "$mode" "$cmdline" || rc=$?
+	TCG_THREAD=${TCG_THREAD:-single} \
+		"$repo/rig/boot.sh" "$kernel" "$out/initramfs.cpio" "$out" "$mode" "$cmdline" || rc=$?
 fi
 
 echo "$rc" >"$out/qemu-status"
