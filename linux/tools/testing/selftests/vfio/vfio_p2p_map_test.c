@@ -12,8 +12,8 @@
  *  - a vaddr and an IOVA that are page-aligned but not huge-page-aligned;
  *  - BAR pages and anonymous pages interleaved in one MAP_DMA;
  *  - a foreign PFNMAP (the sysfs resource2 mmap of the same BAR): refused
- *    in strict mode, mapped with strict_mmio_maps=N (type1's knob: iommufd
- *    refuses it with EFAULT either way);
+ *    in strict mode, mapped with strict_mmio_maps=N (type1's knob: iommufd,
+ *    and its type1-compat container, refuse it with EFAULT either way);
  *  - bad requests (read-only mmap mapped writable, a range running into a
  *    hole, overlapping IOVAs, iova+size overflowing, misalignment, a vaddr
  *    already unmapped): each fails with its errno, leaves its IOVA
@@ -24,13 +24,15 @@
  *    and succeeds; while memory decode is off it fails with EFAULT, as stock
  *    does, and works again once decode is back;
  *  - the links of a container are capped (dma_entry_limit): a MAP_DMA past
- *    the cap fails with ENOSPC and maps nothing (type1's knob: an IOAS is
- *    not bound by it, and maps the same range).
+ *    the cap fails with ENOSPC and maps nothing (type1's knob: an IOAS, and
+ *    the compat container, are not bound by it, and map the same range).
  *
  * Each test runs in every IOMMU mode (vfio_p2p_iommu_modes.h): a
  * VFIO_TYPE1_IOMMU and a VFIO_TYPE1v2_IOMMU container, and iommufd (cdev +
  * IOAS), where MAP_DMA and UNMAP_DMA are IOMMU_IOAS_MAP and _UNMAP and a
- * bad request fails with iommufd's errno where it has its own.
+ * bad request fails with iommufd's errno where it has its own.  On the
+ * compat kernel the type1 modes are iommufd's type1-compat container, with
+ * iommufd's errnos (vfio_p2p_mode_is_iommufd()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,11 +79,6 @@ FIXTURE_VARIANT(map) {
 
 #define VFIO_P2P_MODES_FIXTURE map
 #include "vfio_p2p_iommu_modes.h"
-
-static bool is_ufd(int iommu_type)
-{
-	return iommu_type == VFIO_P2P_IOMMUFD;
-}
 
 static int set_strict(bool on)
 {
@@ -277,19 +274,26 @@ TEST_F_TIMEOUT(map, foreign_pfnmap, 120)
 	ASSERT_EQ(-EFAULT, vfio_p2p_map(c->container, res, IOVA_ERR, 4 * PG, RW));
 	does_not_land(_metadata, c, IOVA_ERR, res, off);
 
-	/* strict_mmio_maps=N: the legacy page-table walk maps it. */
-	ASSERT_EQ(0, set_strict(false));
-	self->restore_strict = true;
-	if (is_ufd(variant->iommu_type)) {
-		/* type1's knob: iommufd still will not pin a PFNMAP. */
-		ASSERT_EQ(-EFAULT, vfio_p2p_map(c->container, res, IOVA_ERR,
-						4 * PG, RW));
-		ASSERT_EQ(0, set_strict(true));
-		self->restore_strict = false;
-		does_not_land(_metadata, c, IOVA_ERR, res, off);
+	/*
+	 * strict_mmio_maps=N: the legacy page-table walk maps it.  It is
+	 * type1's knob: iommufd still will not pin a PFNMAP, and its compat
+	 * container has no such knob.
+	 */
+	if (vfio_p2p_mode_is_iommufd(variant->iommu_type)) {
+		if (vfio_p2p_have_type1()) {
+			ASSERT_EQ(0, set_strict(false));
+			self->restore_strict = true;
+			ASSERT_EQ(-EFAULT, vfio_p2p_map(c->container, res, IOVA_ERR,
+							4 * PG, RW));
+			ASSERT_EQ(0, set_strict(true));
+			self->restore_strict = false;
+			does_not_land(_metadata, c, IOVA_ERR, res, off);
+		}
 		munmap(res, 4 * PG);
 		return;
 	}
+	ASSERT_EQ(0, set_strict(false));
+	self->restore_strict = true;
 	ASSERT_EQ(0, vfio_p2p_map(c->container, res, IOVA_ERR, 4 * PG, RW));
 	ASSERT_EQ(0, set_strict(true));
 	self->restore_strict = false;
@@ -336,7 +340,7 @@ TEST_F_TIMEOUT(map, bad_requests_leave_nothing_mapped, 180)
 		      0x70000 + 3 * PG);
 
 	/* iova + size wrapping around. */
-	ASSERT_EQ(is_ufd(variant->iommu_type) ? -EOVERFLOW : -EINVAL,
+	ASSERT_EQ(vfio_p2p_mode_is_iommufd(variant->iommu_type) ? -EOVERFLOW : -EINVAL,
 		  vfio_p2p_map(c->container, bar, ~0ULL - PG + 1, 2 * PG, RW));
 
 	/* Misaligned vaddr, iova or size. */
@@ -358,7 +362,7 @@ TEST_F_TIMEOUT(map, bad_requests_leave_nothing_mapped, 180)
 	round_trip(_metadata, c, IOVA_BAR + size - PG, bar + size - PG, size - PG);
 
 	/* UNMAP_ALL returns exactly what was mapped: the failures left nothing. */
-	if (!is_ufd(variant->iommu_type))
+	if (variant->iommu_type != VFIO_P2P_IOMMUFD)
 		ASSERT_EQ(1, ioctl(c->container, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL));
 	ASSERT_EQ((int64_t)mapped,
 		  vfio_p2p_unmap(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL));
@@ -464,13 +468,18 @@ TEST_F_TIMEOUT(map, link_limit, 120)
 	char old[32];
 	int i, ret;
 
-	/* The limit applies to containers opened after it is set. */
-	ASSERT_EQ(0, vfio_p2p_sysfs_read(DMA_ENTRY_LIMIT, old, sizeof(old)));
-	vfio_p2p_ctx_close(c);
-	ASSERT_EQ(0, vfio_p2p_sysfs_write(DMA_ENTRY_LIMIT, "64"));
-	ret = vfio_p2p_ctx_open(c, variant->iommu_type, &what);
-	ASSERT_EQ(0, vfio_p2p_sysfs_write(DMA_ENTRY_LIMIT, old));
-	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
+	/*
+	 * The limit applies to containers opened after it is set.  The compat
+	 * container has no such knob, and is bound by none.
+	 */
+	if (vfio_p2p_have_type1()) {
+		ASSERT_EQ(0, vfio_p2p_sysfs_read(DMA_ENTRY_LIMIT, old, sizeof(old)));
+		vfio_p2p_ctx_close(c);
+		ASSERT_EQ(0, vfio_p2p_sysfs_write(DMA_ENTRY_LIMIT, "64"));
+		ret = vfio_p2p_ctx_open(c, variant->iommu_type, &what);
+		ASSERT_EQ(0, vfio_p2p_sysfs_write(DMA_ENTRY_LIMIT, old));
+		ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, strerror(-ret));
+	}
 
 	view = bar_mmap(c, NULL, 0x100000, len, PROT_READ | PROT_WRITE);
 	bar = bar_mmap(c, NULL, 0x100000, len, PROT_READ | PROT_WRITE);
@@ -481,7 +490,7 @@ TEST_F_TIMEOUT(map, link_limit, 120)
 	for (i = 1; i < LINKS + 1; i += 2)
 		ASSERT_EQ(0, mprotect(bar + i * PG, PG, PROT_READ));
 
-	if (is_ufd(variant->iommu_type)) {
+	if (vfio_p2p_mode_is_iommufd(variant->iommu_type)) {
 		/* type1's cap: the IOAS maps all LINKS + 1 VMAs, one area each. */
 		ASSERT_EQ(0, vfio_p2p_map(c->container, bar, IOVA_LIMIT, len,
 					  VFIO_DMA_MAP_FLAG_READ));

@@ -342,10 +342,13 @@ FIXTURE_VARIANT(mslice) {
 #define VFIO_P2P_MODES_FIXTURE mslice
 #include "vfio_p2p_iommu_modes.h"
 
-/* Does vfio_pin_pages() pin RAM?  type1v2 and iommufd; type1 (v1) never. */
+/*
+ * Does vfio_pin_pages() pin RAM?  type1v2 and iommufd (its compat container
+ * too, for type1); vfio's type1 (v1) never.
+ */
 static bool mode_pins(int iommu_type)
 {
-	return iommu_type != VFIO_TYPE1_IOMMU;
+	return iommu_type != VFIO_TYPE1_IOMMU || vfio_p2p_mode_is_iommufd(iommu_type);
 }
 
 /* vfio_pin_pages() of device memory, or of a revoked or released IOVA. */
@@ -354,7 +357,10 @@ static int pin_device_errno(int iommu_type)
 	return mode_pins(iommu_type) ? -EFAULT : -EACCES;
 }
 
-/* An unmap of a range nothing maps: type1 unmaps 0 bytes, iommufd ENOENT. */
+/*
+ * An unmap of a range nothing maps: UNMAP_DMA unmaps 0 bytes (iommufd's
+ * compat container too), IOMMU_IOAS_UNMAP fails with ENOENT.
+ */
 static int unmap_nothing(int iommu_type)
 {
 	return iommu_type == VFIO_P2P_IOMMUFD ? -ENOENT : 0;
@@ -363,7 +369,7 @@ static int unmap_nothing(int iommu_type)
 /* vfio_dma_rw() of an IOVA nothing maps: each backend's own errno. */
 static int unmapped_errno(int iommu_type)
 {
-	return iommu_type == VFIO_P2P_IOMMUFD ? -ENOENT : -EINVAL;
+	return vfio_p2p_mode_is_iommufd(iommu_type) ? -ENOENT : -EINVAL;
 }
 
 FIXTURE_SETUP(mslice)
@@ -1142,7 +1148,7 @@ TEST_F_TIMEOUT(mslice, first_domain_attach_fails, 120)
 
 	ASSERT_EQ(0, p2p_ti_open(&t, 0, container));
 	/* iommufd charges a process with CAP_IPC_LOCK (root) nothing. */
-	EXPECT_EQ(locked + (variant->iommu_type == VFIO_P2P_IOMMUFD ? 0 : 16 * PG / 1024),
+	EXPECT_EQ(locked + (vfio_p2p_mode_is_iommufd(variant->iommu_type) ? 0 : 16 * PG / 1024),
 		  vfio_p2p_locked_kib());
 	ASSERT_EQ(0, p2p_ti_dma_write_pattern(&t, IOVA_B + OFF3, 64, seed));
 	ASSERT_EQ(seed, *(uint32_t *)(b + OFF3)) TH_LOG("the DMA did not land in B's BAR");

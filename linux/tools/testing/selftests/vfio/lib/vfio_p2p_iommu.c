@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <linux/iommufd.h>
 #include <linux/vfio.h>
 
 #include "vfio_p2p_iommu.h"
@@ -35,6 +37,32 @@ int vfio_p2p_container_open_mode(int iommu_type)
 	if (iommu_type == VFIO_P2P_IOMMUFD)
 		return vfio_p2p_iommufd_open(&ioas);
 	return vfio_p2p_container_open();
+}
+
+/*
+ * iommufd's type1-compat container is an iommufd behind /dev/vfio/vfio: it
+ * takes iommufd's own ioctls too, where vfio's container does not know
+ * IOMMU_IOAS_ALLOC (ENOTTY).  Asked once, on a container of its own.
+ */
+bool vfio_p2p_have_type1(void)
+{
+	static int type1 = -1;
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	int fd;
+
+	if (type1 < 0) {
+		fd = vfio_p2p_container_open();
+		if (fd < 0)
+			return true;
+		type1 = ioctl(fd, IOMMU_IOAS_ALLOC, &alloc) != 0;
+		close(fd);
+	}
+	return type1;
+}
+
+bool vfio_p2p_mode_is_iommufd(int iommu_type)
+{
+	return iommu_type == VFIO_P2P_IOMMUFD || !vfio_p2p_have_type1();
 }
 
 void vfio_p2p_container_close(int container)

@@ -18,6 +18,7 @@
 #include <linux/vfio.h>
 
 #include "vfio_p2p_device.h"
+#include "vfio_p2p_iommu.h"
 #include "vfio_p2p_iommufd.h"
 #include "vfio_p2p_rig.h"
 #include "vfio_p2p_test_iommu.h"
@@ -117,6 +118,7 @@ int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
 	char path[64], old[8] = "N";
+	const char *unsafe;
 	uint32_t ioas;
 	int ret, fd;
 
@@ -138,20 +140,26 @@ int p2p_ti_open_type(struct p2p_ti_dev *t, int instance, int container,
 		return -errno;
 	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
 		return -EBUSY;
-	vfio_p2p_sysfs_read(UNSAFE_IRQS, old, sizeof(old));
+	/*
+	 * type1 checks for isolated MSI as the group joins the container;
+	 * iommufd's type1-compat container, with its own knob, as the device
+	 * opens and binds.
+	 */
+	unsafe = vfio_p2p_have_type1() ? UNSAFE_IRQS : IOMMUFD_UNSAFE_IRQS;
+	vfio_p2p_sysfs_read(unsafe, old, sizeof(old));
 	old[strcspn(old, "\n")] = '\0';
-	ret = vfio_p2p_sysfs_write(UNSAFE_IRQS, "Y");
+	ret = vfio_p2p_sysfs_write(unsafe, "Y");
 	if (ret)
 		return ret;
 	ret = ioctl(t->dev.group_fd, VFIO_GROUP_SET_CONTAINER, &container) ? -errno : 0;
 	if (!ret && iommu_type && ioctl(container, VFIO_SET_IOMMU, iommu_type))
 		ret = -errno;
-	vfio_p2p_sysfs_write(UNSAFE_IRQS, old);
+	fd = ret ? -1 : ioctl(t->dev.group_fd, VFIO_GROUP_GET_DEVICE_FD, t->name);
+	if (!ret && fd < 0)
+		ret = -errno;
+	vfio_p2p_sysfs_write(unsafe, old);
 	if (ret)
 		return ret;
-	fd = ioctl(t->dev.group_fd, VFIO_GROUP_GET_DEVICE_FD, t->name);
-	if (fd < 0)
-		return -errno;
 	t->dev.fd = fd;
 	return client_region(t, instance);
 }

@@ -9,6 +9,7 @@
 #ifndef VFIO_P2P_IOMMU_H
 #define VFIO_P2P_IOMMU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vfio_p2p_iommufd.h"
@@ -24,6 +25,21 @@ int vfio_p2p_container_open(void);
  */
 int vfio_p2p_container_open_mode(int iommu_type);
 void vfio_p2p_container_close(int container);
+
+/*
+ * Whether /dev/vfio/vfio is vfio's own container with type1, whose module
+ * parameters (strict_mmio_maps, dma_entry_limit, allow_unsafe_interrupts)
+ * then exist, or iommufd's type1-compat container
+ * (CONFIG_IOMMUFD_VFIO_CONTAINER, the compat check kernel).
+ */
+bool vfio_p2p_have_type1(void);
+
+/*
+ * Whether @iommu_type's container is an iommufd underneath, with iommufd's
+ * errnos, accounting and limits: the iommufd mode always, and type1 and
+ * type1v2 on a kernel without vfio's type1.
+ */
+bool vfio_p2p_mode_is_iommufd(int iommu_type);
 
 /*
  * VFIO_IOMMU_MAP_DMA, or in the iommufd mode (@container is the iommufd)
