@@ -3,6 +3,8 @@
 # Usage: guest-run.sh check|demo|bench TREE FLAVOR
 #   EXTRA_TESTS=DIR  executables to run after our own tests (check)
 #   ONLY=C:T[,C:T...] run only these kselftest programs
+#   SKIP_VARIANTS=V[,V...] do not run these kselftest_harness variants (each
+#                    program gets -V V); they are left out, not counted
 #   BREAK=1          make the P2P test expect wrong bytes, and the real-VMM
 #                    leg assign the peer with x-no-mmap=on: the run must fail
 #   STORM_SEED=N STORM_STEPS=N STORM_SECONDS=S
@@ -44,6 +46,7 @@ mkdir -p "$out"
 cmdline=""
 [ "${BREAK:-}" = 1 ] && cmdline+=" rig.break=1"
 [ -n "${ONLY:-}" ] && cmdline+=" rig.only=$ONLY"
+[ -n "${SKIP_VARIANTS:-}" ] && cmdline+=" rig.skip_variants=$SKIP_VARIANTS"
 # vfio_p2p_storm_test's knobs (make check STORM_SEED=N, make soak).
 [ -n "${STORM_SEED:-}" ] && cmdline+=" rig.storm_seed=$STORM_SEED"
 [ -n "${STORM_STEPS:-}" ] && cmdline+=" rig.storm_steps=$STORM_STEPS"
