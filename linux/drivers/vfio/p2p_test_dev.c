@@ -109,15 +109,13 @@ static int p2p_td_dma(struct p2p_td *td, u8 *buf, bool write)
 	u64 iova = td->iova;
 	u32 left = td->len;
 	phys_addr_t phys;
-	int prot, ret;
+	int ret;
 
 	td->done = 0;
 	while (left) {
 		size_t n = min_t(size_t, left, PAGE_SIZE - offset_in_page(iova));
 
-		ret = p2p_test_iommu_translate(dev, iova, &phys, &prot);
-		if (!ret && !(prot & (write ? IOMMU_WRITE : IOMMU_READ)))
-			ret = -EPERM;
+		ret = p2p_test_iommu_translate(dev, iova, write, &phys);
 		if (ret) {
 			td->faults++;
 			p2p_test_iommu_count_fault(dev);

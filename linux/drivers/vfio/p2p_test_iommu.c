@@ -21,6 +21,11 @@
  *    rig's run.
  *  - The blocked domain is the default one: a client does no DMA unless a
  *    paging domain is attached.
+ *  - Dirty tracking, for iommufd's IOMMU_HWPT_ALLOC_DIRTY_TRACKING: while a
+ *    domain tracks, a client's DMA write sets the dirty bit of each entry
+ *    it goes through, and the dirty walk reports and clears those bits.  A
+ *    walk over a hole WARNs and fails with -EINVAL, as io-pgtable-arm's
+ *    does, so that a caller that walks a revoked range fails the run.
  *
  * Per instance, debugfs vfio-p2p-test-iommu/<n>/ shows the attached domain
  * ("mappings", "stats"), the client's refused DMA ("faults") and takes a
@@ -48,10 +53,13 @@
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
+#include <uapi/linux/iommufd.h>
+
 #include "p2p_test_iommu.h"
 
 #define P2P_TI_PROT_MASK	(IOMMU_READ | IOMMU_WRITE)
-#define P2P_TI_PROT_BITS	2
+#define P2P_TI_DIRTY		BIT(2)	/* written while the domain tracked */
+#define P2P_TI_PROT_BITS	3
 #define P2P_TI_IOVA_BITS	48
 
 struct p2p_ti {
@@ -75,6 +83,7 @@ struct p2p_ti_domain {
 	struct list_head node;		/* in ti->domains */
 	unsigned int id;
 	bool quiet;
+	bool dirty_tracking;		/* READ_ONCE: set by ->set_dirty_tracking() */
 	atomic64_t map_calls;
 	atomic64_t unmap_calls;
 	atomic64_t iotlb_sync;
@@ -88,6 +97,7 @@ static struct p2p_ti p2p_ti[P2P_TEST_IOMMU_COUNT];
 static atomic_t p2p_ti_domain_ids;
 static struct dentry *p2p_ti_debugfs;
 static const struct iommu_domain_ops p2p_ti_paging_ops;
+static const struct iommu_dirty_ops p2p_ti_dirty_ops;
 
 static struct p2p_ti_domain *to_p2p_ti_domain(struct iommu_domain *domain)
 {
@@ -129,14 +139,13 @@ static struct iommu_domain p2p_ti_blocked_domain = {
 	.ops = &p2p_ti_blocked_ops,
 };
 
-static struct iommu_domain *p2p_ti_domain_alloc_paging(struct device *dev)
+static struct p2p_ti_domain *p2p_ti_domain_new(struct p2p_ti *ti)
 {
-	struct p2p_ti *ti = dev_iommu_priv_get(dev);
 	struct p2p_ti_domain *d;
 
 	d = kzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
-		return ERR_PTR(-ENOMEM);
+		return NULL;
 	d->ti = ti;
 	d->id = atomic_inc_return(&p2p_ti_domain_ids);
 	xa_init(&d->ptes);
@@ -147,6 +156,36 @@ static struct iommu_domain *p2p_ti_domain_alloc_paging(struct device *dev)
 	mutex_lock(&ti->lock);
 	list_add_tail(&d->node, &ti->domains);
 	mutex_unlock(&ti->lock);
+	return d;
+}
+
+static struct iommu_domain *p2p_ti_domain_alloc_paging(struct device *dev)
+{
+	struct p2p_ti_domain *d = p2p_ti_domain_new(dev_iommu_priv_get(dev));
+
+	return d ? &d->domain : ERR_PTR(-ENOMEM);
+}
+
+/*
+ * iommufd allocates every domain here: a paging domain, and with
+ * IOMMU_HWPT_ALLOC_DIRTY_TRACKING one that can track dirty entries.
+ */
+static struct iommu_domain *
+p2p_ti_domain_alloc_user(struct device *dev, u32 flags,
+			 struct iommu_domain *parent,
+			 const struct iommu_user_data *user_data)
+{
+	struct p2p_ti_domain *d;
+
+	if (parent || user_data || flags & ~IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+		return ERR_PTR(-EOPNOTSUPP);
+	d = p2p_ti_domain_new(dev_iommu_priv_get(dev));
+	if (!d)
+		return ERR_PTR(-ENOMEM);
+	d->domain.type = IOMMU_DOMAIN_UNMANAGED;
+	d->domain.ops = &p2p_ti_paging_ops;
+	if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+		d->domain.dirty_ops = &p2p_ti_dirty_ops;
 	return &d->domain;
 }
 
@@ -329,6 +368,54 @@ static const struct iommu_domain_ops p2p_ti_paging_ops = {
 	.free = p2p_ti_domain_free,
 };
 
+static int p2p_ti_set_dirty_tracking(struct iommu_domain *domain, bool enable)
+{
+	WRITE_ONCE(to_p2p_ti_domain(domain)->dirty_tracking, enable);
+	return 0;
+}
+
+/*
+ * Report, and unless IOMMU_DIRTY_NO_CLEAR clear, the dirty entries of
+ * [@iova, @iova + @size).  The range must be mapped: a hole stops the walk
+ * with a WARN and -EINVAL, as it does io-pgtable-arm's.
+ */
+static int p2p_ti_read_and_clear_dirty(struct iommu_domain *domain,
+				       unsigned long iova, size_t size,
+				       unsigned long flags,
+				       struct iommu_dirty_bitmap *dirty)
+{
+	struct p2p_ti_domain *d = to_p2p_ti_domain(domain);
+	unsigned long at, end = iova + size;
+
+	if (!READ_ONCE(d->dirty_tracking) && dirty->bitmap)
+		return -EINVAL;
+	for (at = ALIGN_DOWN(iova, PAGE_SIZE); at < end; at += PAGE_SIZE) {
+		unsigned long idx = at >> PAGE_SHIFT, v;
+		void *e = xa_load(&d->ptes, idx);
+
+		if (!e) {
+			p2p_ti_violation(d);
+			WARN(!d->quiet,
+			     "p2p-test-iommu%u: domain %u: dirty walk over a hole at IOVA %#lx\n",
+			     d->ti->id, d->id, at);
+			return -EINVAL;
+		}
+		v = xa_to_value(e);
+		if (!(v & P2P_TI_DIRTY))
+			continue;
+		iommu_dirty_bitmap_record(dirty, at, PAGE_SIZE);
+		if (!(flags & IOMMU_DIRTY_NO_CLEAR))
+			xa_cmpxchg(&d->ptes, idx, e, xa_mk_value(v & ~P2P_TI_DIRTY),
+				   GFP_ATOMIC);
+	}
+	return 0;
+}
+
+static const struct iommu_dirty_ops p2p_ti_dirty_ops = {
+	.set_dirty_tracking = p2p_ti_set_dirty_tracking,
+	.read_and_clear_dirty = p2p_ti_read_and_clear_dirty,
+};
+
 static struct iommu_device *p2p_ti_probe_device(struct device *dev)
 {
 	struct p2p_ti *ti = dev_to_p2p_ti(dev);
@@ -341,7 +428,8 @@ static struct iommu_device *p2p_ti_probe_device(struct device *dev)
 
 static bool p2p_ti_capable(struct device *dev, enum iommu_cap cap)
 {
-	return cap == IOMMU_CAP_CACHE_COHERENCY;
+	return cap == IOMMU_CAP_CACHE_COHERENCY ||
+	       cap == IOMMU_CAP_DIRTY_TRACKING;
 }
 
 static const struct iommu_ops p2p_ti_ops = {
@@ -352,40 +440,48 @@ static const struct iommu_ops p2p_ti_ops = {
 	.pgsize_bitmap = SZ_4K | SZ_2M | SZ_1G,
 	.capable = p2p_ti_capable,
 	.domain_alloc_paging = p2p_ti_domain_alloc_paging,
+	.domain_alloc_user = p2p_ti_domain_alloc_user,
 	.probe_device = p2p_ti_probe_device,
 	.device_group = generic_device_group,
 	.default_domain_ops = &p2p_ti_paging_ops,
 };
 
 /**
- * p2p_test_iommu_translate() - translate an IOVA as the client's IOMMU would
+ * p2p_test_iommu_translate() - translate a DMA as the client's IOMMU would
  * @dev: a client device of the test IOMMU
  * @iova: the bus address the device accesses
+ * @write: the access is a write
  * @phys: where the physical address goes
- * @prot: where the entry's IOMMU_READ / IOMMU_WRITE bits go
  *
- * Walks the domain attached to @dev now.  The caller checks @prot.
+ * Walks the domain attached to @dev now.  A write the entry permits, while
+ * that domain tracks dirty entries, sets the entry's dirty bit.
  *
- * Return: 0, or -EFAULT when no paging domain is attached or @iova is not
- * mapped there (the IOMMU would report a translation fault).
+ * Return: 0; -EFAULT when no paging domain is attached or @iova is not
+ * mapped there (the IOMMU would report a translation fault); -EPERM when
+ * the entry does not permit the access.
  */
-int p2p_test_iommu_translate(struct device *dev, u64 iova, phys_addr_t *phys,
-			     int *prot)
+int p2p_test_iommu_translate(struct device *dev, u64 iova, bool write,
+			     phys_addr_t *phys)
 {
 	struct p2p_ti *ti = dev_iommu_priv_get(dev);
-	unsigned long v;
+	unsigned long idx = iova >> PAGE_SHIFT, v;
+	struct p2p_ti_domain *d;
 	int ret = -EFAULT;
 	void *e;
 
 	mutex_lock(&ti->lock);
-	if (ti->attached) {
-		e = xa_load(&ti->attached->ptes, iova >> PAGE_SHIFT);
-		if (e) {
-			v = xa_to_value(e);
-			*phys = PFN_PHYS(v >> P2P_TI_PROT_BITS) | offset_in_page(iova);
-			*prot = v & P2P_TI_PROT_MASK;
-			ret = 0;
-		}
+	d = ti->attached;
+	e = d ? xa_load(&d->ptes, idx) : NULL;
+	if (e) {
+		v = xa_to_value(e);
+		ret = 0;
+		if (!(v & (write ? IOMMU_WRITE : IOMMU_READ)))
+			ret = -EPERM;
+		else if (write && READ_ONCE(d->dirty_tracking) &&
+			 !(v & P2P_TI_DIRTY))
+			xa_cmpxchg(&d->ptes, idx, e, xa_mk_value(v | P2P_TI_DIRTY),
+				   GFP_KERNEL);
+		*phys = PFN_PHYS(v >> P2P_TI_PROT_BITS) | offset_in_page(iova);
 	}
 	mutex_unlock(&ti->lock);
 	return ret;
@@ -426,6 +522,28 @@ struct device *p2p_test_iommu_client(unsigned int instance)
 	if (instance >= P2P_TEST_IOMMU_COUNT || !p2p_ti[instance].client)
 		return NULL;
 	return &p2p_ti[instance].client->dev;
+}
+
+/**
+ * p2p_test_iommu_alloc_user_domain() - allocate a domain as iommufd does
+ * @dev: a client device of the test IOMMU
+ * @flags: IOMMU_HWPT_ALLOC_* flags, as ->domain_alloc_user() takes them
+ *
+ * For the KUnit suite, which cannot reach the device's iommu_ops: the domain
+ * comes from ->domain_alloc_user() and gets its owner set, as
+ * iommufd_hwpt_paging_alloc() does.  Free it with iommu_domain_free().
+ *
+ * Return: the domain, or an ERR_PTR().
+ */
+struct iommu_domain *p2p_test_iommu_alloc_user_domain(struct device *dev,
+						      u32 flags)
+{
+	struct iommu_domain *domain;
+
+	domain = p2p_ti_ops.domain_alloc_user(dev, flags, NULL, NULL);
+	if (!IS_ERR(domain))
+		domain->owner = &p2p_ti_ops;
+	return domain;
 }
 
 /**

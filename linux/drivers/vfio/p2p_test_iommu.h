@@ -27,11 +27,13 @@ struct p2p_test_iommu_stats {
 	u64 mapped_pages;	/* 4 KiB entries mapped now */
 };
 
-int p2p_test_iommu_translate(struct device *dev, u64 iova, phys_addr_t *phys,
-			     int *prot);
+int p2p_test_iommu_translate(struct device *dev, u64 iova, bool write,
+			     phys_addr_t *phys);
 void p2p_test_iommu_count_fault(struct device *dev);
 unsigned int p2p_test_iommu_instance(struct device *dev);
 struct device *p2p_test_iommu_client(unsigned int instance);
+struct iommu_domain *p2p_test_iommu_alloc_user_domain(struct device *dev,
+						      u32 flags);
 void p2p_test_iommu_set_quiet(struct iommu_domain *domain, bool quiet);
 void p2p_test_iommu_get_stats(struct iommu_domain *domain,
 			      struct p2p_test_iommu_stats *st);

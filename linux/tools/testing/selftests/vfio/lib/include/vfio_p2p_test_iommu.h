@@ -24,6 +24,9 @@
  *
  * The client's DMA engine is its region 0 (read/write on the device fd);
  * the registers below.  Its DMA goes through the attached domain only.
+ * The test IOMMU tracks dirty entries (an iommufd HWPT allocated with
+ * IOMMU_HWPT_ALLOC_DIRTY_TRACKING): while it tracks, a client's write
+ * dirties what it wrote, and its dirty walk fails at a hole, WARNing.
  */
 #ifndef VFIO_P2P_TEST_IOMMU_H
 #define VFIO_P2P_TEST_IOMMU_H
