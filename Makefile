@@ -28,7 +28,7 @@ export BUILD EXTRA_TESTS BREAK ONLY DKMS_KERNEL LINUX_SOURCE_VERSION STORM_SEED 
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run soak bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect dkms dkms-check dkms-vm dkms-stock compat-check unsaved clean
+.PHONY: help check run soak bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect dkms dkms-check dkms-vm dkms-stock compat-check iommufd-selftest unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -116,8 +116,15 @@ compat-check: tree selftests
 	@$(RIG)/kbuild.sh p2p compat
 	@ONLY=$(COMPAT_TESTS) SKIP_VARIANTS=$(COMPAT_SKIP) $(RIG)/guest-run.sh check p2p compat
 
-check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests compat-check
-	@DKMS_SUMMARY=1 COMPAT_SUMMARY=1 $(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
+# iommufd's own selftest (tools/testing/selftests/iommu, over the mock IOMMU
+# of CONFIG_IOMMUFD_TEST) on the check kernel, in a boot of its own with
+# intel_iommu=off (rig/guest-run.sh says why).  TREE=stock runs it on the
+# pristine tree, for comparison.
+iommufd-selftest: kernel selftests
+	@ONLY= $(RIG)/guest-run.sh iommu-selftest $(TREE) $(FLAVOR)
+
+check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests compat-check iommufd-selftest
+	@DKMS_SUMMARY=1 COMPAT_SUMMARY=1 IOMMU_SELFTEST_SUMMARY=1 $(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
 
 # The storm alone on the check kernel, random seeds for SOAK_SECONDS; then
 # its operations per second and the seeds it covered.

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Boot a built kernel with the rig's initramfs and judge the run.
-# Usage: guest-run.sh check|demo|bench TREE FLAVOR
+# Usage: guest-run.sh check|demo|bench|iommu-selftest TREE FLAVOR
+#   iommu-selftest: iommufd's own selftest (tools/testing/selftests/iommu)
+#                    alone, in a boot with intel_iommu=off: in 6.12 a device
+#                    without a fwspec probes with the first IOMMU registered
+#                    without a fwnode, which is VT-d's once it is on, so the
+#                    mock IOMMU's devices would get none (make iommufd-selftest)
 #   EXTRA_TESTS=DIR  executables to run after our own tests (check)
 #   ONLY=C:T[,C:T...] run only these kselftest programs
 #   SKIP_VARIANTS=V[,V...] do not run these kselftest_harness variants (each
@@ -54,6 +59,7 @@ cmdline=""
 [ -n "${VMM_POST_TIMEOUT:-}" ] && cmdline+=" rig.vmm_post_timeout=$VMM_POST_TIMEOUT"
 [ -n "${NESTED_TIMEOUT:-}" ] && cmdline+=" rig.nested_timeout=$NESTED_TIMEOUT"
 [ "$mode" = demo ] || [ "$mode" = bench ] && cmdline+=" kunit.enable=0"
+[ "$mode" = iommu-selftest ] && cmdline+=" intel_iommu=off kunit.enable=0"
 if [ "$mode" = bench ]; then
 	# TCG's TSC follows the host clock; without this the clocksource
 	# watchdog may swap it for the slow HPET in the middle of a run.
@@ -118,5 +124,8 @@ fi
 if [ "$mode" = check ] && [ "${COMPAT_SUMMARY:-}" = 1 ]; then
 	also+=(--also "compat=$BUILD/run/p2p-compat-check")
 fi
+if [ "$mode" = check ] && [ "${IOMMU_SELFTEST_SUMMARY:-}" = 1 ]; then
+	also+=(--also "iommufd selftest=$BUILD/run/$tree-$flavor-iommu-selftest")
+fi
 python3 "$repo/rig/summary.py" --srcdir "$BUILD/src/linux" --out "$out" --qemu-status $rc \
-	--config "$BUILD/obj/$tree-$flavor/.config" $([ "$mode" = demo ] && echo --no-kunit) "${also[@]}"
+	--config "$BUILD/obj/$tree-$flavor/.config" $( { [ "$mode" = demo ] || [ "$mode" = iommu-selftest ]; } && echo --no-kunit) "${also[@]}"

@@ -12,6 +12,10 @@ mkdir -p "$obj"
 mk() { env -u BUILD make -s -C "$src" O="$obj" ARCH=x86_64 "$@"; }
 mk headers >/dev/null
 rm -rf "$install"
-env -u BUILD make -s -C "$src/tools/testing/selftests" O="$obj" TARGETS=vfio \
-	KSFT_INSTALL_PATH="$install" install >/dev/null
+# vfio: ours (tools/testing/selftests/vfio/).  iommu: iommufd's own selftest
+# over its mock IOMMU (CONFIG_IOMMUFD_TEST), which make check runs in a boot
+# of its own (make iommufd-selftest); its Makefile does not link statically,
+# and the guest has no libc, so LDFLAGS says so (ours adds -static itself).
+env -u BUILD LDFLAGS=-static make -s -C "$src/tools/testing/selftests" O="$obj" \
+	TARGETS="vfio iommu" KSFT_INSTALL_PATH="$install" install >/dev/null
 echo "rig: kselftests installed in $install: $(cat "$install/kselftest-list.txt" | tr '\n' ' ')"
