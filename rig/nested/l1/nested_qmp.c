@@ -1,23 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * nested_qmp: the smallest QMP client the nested-VMM leg needs in the check
- * guest (L1), which has no python or socat.  Built with gcc -static on the
- * host, packed as /nested/qmp (rig/initramfs.sh).
+ * guest (L1), which has no python or socat, and no AF_UNIX either (its
+ * kernel has no networking): QEMU's QMP monitor is on a pipe chardev
+ * (-chardev pipe,path=P: QEMU reads P.in and writes P.out, two FIFOs it
+ * holds open for both, so the session outlives each call of this client).
+ * Built with gcc -static on the host, packed as /nested/qmp
+ * (rig/initramfs.sh).
  *
- *   qmp SOCKET COMMAND-JSON [EVENT [MATCH [TIMEOUT]]]
+ *   qmp P COMMAND-JSON [EVENT [MATCH [TIMEOUT]]]
  *
- * Connects to QEMU's QMP unix socket, leaves capability negotiation, sends
- * COMMAND-JSON (one line) and prints every line QEMU sends.  It exits 0 once
- * the command returned ("return") and, if EVENT is given, once an event
- * line names EVENT (and holds MATCH, e.g. the device's id); 1 on an "error"
- * reply, on EOF or after TIMEOUT seconds (default 120).
+ * Sends qmp_capabilities (its first call leaves negotiation mode, QEMU's
+ * greeting on the way; a later call gets an error for it, which it
+ * ignores), then COMMAND-JSON (one line), and prints every line QEMU sends.
+ * It exits 0 once the command returned ("return") and, if EVENT is given,
+ * once an event line names EVENT (and holds MATCH, e.g. the device's id);
+ * 1 on an "error" reply to the command, on EOF or after TIMEOUT seconds
+ * (default 120).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 static char buf[65536];
@@ -48,13 +53,15 @@ static int next_line(int fd, char *line, size_t len)
 	return 1;
 }
 
-static int send_line(int fd, const char *s)
+static int in_fd = -1;
+
+static int send_line(const char *s)
 {
 	size_t len = strlen(s);
 
 	printf("-> %s\n", s);
 	fflush(stdout);
-	return write(fd, s, len) == (ssize_t)len && write(fd, "\n", 1) == 1 ? 0 : -1;
+	return write(in_fd, s, len) == (ssize_t)len && write(in_fd, "\n", 1) == 1 ? 0 : -1;
 }
 
 /* Read until the reply to the last command; events on the way count too. */
@@ -80,29 +87,31 @@ int main(int argc, char **argv)
 {
 	const char *event = argc > 3 ? argv[3] : NULL;
 	const char *match = argc > 4 ? argv[4] : NULL;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char line[8192];
+	char line[8192], path[4096];
 	int fd, got = 0, dummy = 0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s SOCKET COMMAND-JSON [EVENT [MATCH [TIMEOUT]]]\n", argv[0]);
+		fprintf(stderr, "usage: %s PIPE COMMAND-JSON [EVENT [MATCH [TIMEOUT]]]\n", argv[0]);
 		return 2;
 	}
 	alarm(argc > 5 ? atoi(argv[5]) : 120);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[1]);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "qmp: %s: %s\n", argv[1], strerror(errno));
+	snprintf(path, sizeof(path), "%s.out", argv[1]);
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		fprintf(stderr, "qmp: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	/* The greeting, then leave negotiation mode. */
-	if (!next_line(fd, line, sizeof(line)))
+	snprintf(path, sizeof(path), "%s.in", argv[1]);
+	in_fd = open(path, O_WRONLY);
+	if (in_fd < 0) {
+		fprintf(stderr, "qmp: %s: %s\n", path, strerror(errno));
 		return 1;
-	printf("<- %s\n", line);
-	if (send_line(fd, "{\"execute\": \"qmp_capabilities\"}") ||
-	    reply(fd, NULL, NULL, &dummy))
+	}
+	/* Leave negotiation mode, or be told it was left already. */
+	if (send_line("{\"execute\": \"qmp_capabilities\"}"))
 		return 1;
-	if (send_line(fd, argv[2]) || reply(fd, event, match, &got))
+	reply(fd, NULL, NULL, &dummy);
+	if (send_line(argv[2]) || reply(fd, event, match, &got))
 		return 1;
 	while (event && !got) {
 		if (!next_line(fd, line, sizeof(line)))

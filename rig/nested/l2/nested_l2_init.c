@@ -546,7 +546,7 @@ static void unplug_check(char *shm_bdf, void *edu, uint8_t *ram, uint64_t ram_pa
 
 	t = uptime();
 	say("vmm device_add");
-	ret = wait_peer(1, shm_bdf, 300);
+	ret = wait_peer(1, shm_bdf, 180);
 	if (!ret)
 		while (bar_of(shm_bdf, 2, &shm2, &shm2_size) && uptime() - t < 300)
 			usleep(100000);
