@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The nested-VMM prototype (issue 15), opt-in: not part of make check.
+# The nested-VMM leg (issue 15) alone; make check runs it in its debug
+# check boot (rig/nested/README).
 # Builds L2's user space and L1's QMP client (rig/nested/prep.sh), takes an
 # L2 kernel, and boots the check
 # kernel with the real-VMM leg plus the "nested" collection
@@ -11,7 +12,7 @@
 #                      $BUILD/obj/stock-l2 (the l2 flavor: configs/l2.config,
 #                      make one with rig/kbuild.sh stock l2), then
 #                      $BUILD/obj/{p2p,stock}-{release,bench}/arch/x86/boot/bzImage
-#   NESTED_TIMEOUT=S   the limit on L2 (default 1200 s)
+#   NESTED_TIMEOUT=S   the limit on L2 (default 600 s)
 #   ONLY=...           default nested:nested_l2_p2p_test; add vmm:qemu_bar_map_test
 #                      for the firmware-only leg in the same boot
 #   BREAK=1            the peer assigned with x-no-mmap=on: the run must fail
