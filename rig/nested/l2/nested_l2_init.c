@@ -24,13 +24,14 @@
  *
  * The checks:
  *  1. edu answers (liveness register) through L2's BAR0 mmap;
- *  2. P2P: a pattern DMA'd into BAR2 at 1 MiB reads back in L2's view of
+ *  2. P2P: a pattern DMA'd into BAR2 at 13 MiB (clear of the offsets the
+ *     other tests of the check boot write in the same BAR) reads back in L2's view of
  *     BAR2 (zeroed by the CPU before), and in the host's backing file;
  *  3. decode off: with the peer's memory decode off (L2 COMMAND register,
- *     which QEMU forwards to L1's vfio-pci), a DMA to BAR2 + 1 MiB + 64 KiB
+ *     which QEMU forwards to L1's vfio-pci), a DMA to BAR2 + 13 MiB + 64 KiB
  *     does not land: after decode is back on, L2 reads zeroes there, and
  *     the host file reads zeroes there;
- *  4. decode back on: a DMA to BAR2 + 1 MiB + 128 KiB lands again;
+ *  4. decode back on: a DMA to BAR2 + 13 MiB + 128 KiB lands again;
  *  5. reset: L2 resets the peer through its sysfs reset (the method L2's
  *     PCI core picks: the secondary bus reset of L2's root port, which
  *     QEMU turns into a reset of the assigned device in L1).  A DMA
@@ -87,15 +88,15 @@
 #define PCI_COMMAND_MEMORY	0x2
 #define PCI_COMMAND_MASTER	0x4
 
-#define OFF_P2P		0x100000ULL
-#define OFF_OFF		0x110000ULL
-#define OFF_ON		0x120000ULL
-#define OFF_RST		0x130000ULL
-#define OFF_RST_ON	0x140000ULL
-#define OFF_GONE	0x150000ULL
-#define OFF_PLUG	0x160000ULL
+#define OFF_P2P		0xd00000ULL
+#define OFF_OFF		0xd10000ULL
+#define OFF_ON		0xd20000ULL
+#define OFF_RST		0xd30000ULL
+#define OFF_RST_ON	0xd40000ULL
+#define OFF_GONE	0xd50000ULL
+#define OFF_PLUG	0xd60000ULL
 /* Where the reset check's marker sits (not a DMA target). */
-#define OFF_MARK	0x1f0000ULL
+#define OFF_MARK	0xdf0000ULL
 #define MARK		0x5a17c3e9U
 
 static int n, failed;
