@@ -28,7 +28,7 @@ export BUILD EXTRA_TESTS BREAK ONLY DKMS_KERNEL LINUX_SOURCE_VERSION STORM_SEED 
 
 RIG := $(CURDIR)/rig
 
-.PHONY: help check run soak bench deps source tree kernel stock p2p selftests checkpatch docs-check compile-drivers series series-check series-bisect dkms dkms-check dkms-vm dkms-stock compat-check iommufd-selftest unsaved clean
+.PHONY: help check run soak bench deps source tree kernel stock p2p selftests nested checkpatch docs-check compile-drivers series series-check series-bisect dkms dkms-check dkms-vm dkms-stock compat-check iommufd-selftest unsaved clean
 .NOTPARALLEL:
 
 help:
@@ -123,8 +123,16 @@ compat-check: tree selftests
 iommufd-selftest: kernel selftests
 	@ONLY= $(RIG)/guest-run.sh iommu-selftest $(TREE) $(FLAVOR)
 
-check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests compat-check iommufd-selftest
-	@DKMS_SUMMARY=1 COMPAT_SUMMARY=1 IOMMU_SELFTEST_SUMMARY=1 $(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
+# The nested-VMM leg's L2 (rig/nested/README): its kernel, the l2 flavor
+# on the pristine tree (L2 runs none of the series), its /init and L1's
+# QMP client, in $(BUILD)/nested; the check boot runs the leg.
+nested: tree
+	@$(RIG)/kbuild.sh stock l2
+	@$(RIG)/nested/prep.sh
+
+check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests nested compat-check iommufd-selftest
+	@NESTED_L2='$(BUILD)/nested' DKMS_SUMMARY=1 COMPAT_SUMMARY=1 IOMMU_SELFTEST_SUMMARY=1 \
+		$(RIG)/guest-run.sh check $(TREE) $(FLAVOR)
 
 # The storm alone on the check kernel, random seeds for SOAK_SECONDS; then
 # its operations per second and the seeds it covered.

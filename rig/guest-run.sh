@@ -16,7 +16,8 @@
 #                    vfio_p2p_storm_test: one seed, steps per seed, soak length
 #   VMM_POST_TIMEOUT=S  the real-VMM leg's limit on each POST of L2's
 #                    firmware (rig/guest/vmm/qemu_bar_map_test; default 300)
-#   NESTED_L2=DIR NESTED_TIMEOUT=S  the nested-VMM prototype (rig/nested/run.sh)
+#   NESTED_L2=DIR NESTED_TIMEOUT=S  the nested-VMM leg (check; rig/nested/README):
+#                    DIR from rig/nested/prep.sh (make nested), L2's limit
 #   DKMS_SUMMARY=1   the summary also counts make dkms-check's install and its
 #                    boot of Debian's kernel (rig/dkms.sh), run just before
 #   COMPAT_SUMMARY=1 the summary also counts make compat-check's boot of the

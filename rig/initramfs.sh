@@ -11,10 +11,10 @@
 # qemu-system-x86_64, every shared library it and its TCG module load
 # (ldd), the module, and the firmware it reads for a q35 guest (SeaBIOS's
 # bios-256k.bin, kvmvapic.bin), at their paths on the host; with
-# NESTED_L2=DIR as well (rig/nested/run.sh, opt-in), the nested-VMM
-# prototype: the kselftest collection "nested" (rig/nested/guest/), DIR's
-# L2 kernel and initramfs as /nested/, and the option ROM QEMU boots a
-# -kernel with (linuxboot_dma.bin).
+# NESTED_L2=DIR as well (rig/nested/prep.sh makes DIR), the nested-VMM
+# leg: the kselftest collection "nested" (rig/nested/guest/), DIR's L2
+# kernel, L2 initramfs and QMP client as /nested/, and the option ROM QEMU
+# boots a -kernel with (linuxboot_dma.bin).
 # Usage: initramfs.sh SRCDIR KSELFTEST_INSTALL_DIR OUT.cpio [EXTRA_TESTS_DIR]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,8 +33,8 @@ qemu_fw="/usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin"
 nested=$repo/rig/nested/guest
 if [ -n "${NESTED_L2:-}" ]; then
 	[ "${VMM_LEG:-}" = 1 ] || { echo "rig: NESTED_L2 needs the real-VMM leg (a check boot)" >&2; exit 1; }
-	for f in "$NESTED_L2/bzImage" "$NESTED_L2/l2.cpio"; do
-		[ -f "$f" ] || { echo "rig: $f missing (rig/nested/run.sh makes it)" >&2; exit 1; }
+	for f in "$NESTED_L2/bzImage" "$NESTED_L2/l2.cpio" "$NESTED_L2/qmp"; do
+		[ -f "$f" ] || { echo "rig: $f missing (rig/nested/prep.sh makes it)" >&2; exit 1; }
 	done
 	qemu_fw="$qemu_fw /usr/share/qemu/linuxboot_dma.bin"
 fi
@@ -95,6 +95,7 @@ fi
 			echo "dir /nested 0755 0 0"
 			echo "file /nested/bzImage $(readlink -f "$NESTED_L2/bzImage") 0644 0 0"
 			echo "file /nested/l2.cpio $(readlink -f "$NESTED_L2/l2.cpio") 0644 0 0"
+			echo "file /nested/qmp $(readlink -f "$NESTED_L2/qmp") 0755 0 0"
 		fi
 		echo "file $qemu_bin $qemu_bin 0755 0 0"
 		echo "file $qemu_mod $qemu_mod 0644 0 0"

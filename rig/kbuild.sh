@@ -6,14 +6,17 @@
 #          release (base.config alone),
 #          bench (base.config + configs/bench.config: what make bench boots),
 #          drivers (every vfio driver, only compiled: rig/compile-drivers.sh)
-#          or drivers-arm64 (the arm64-only and arm64-native vfio drivers,
+#          drivers-arm64 (the arm64-only and arm64-native vfio drivers,
 #          cross-compiled for ARCH=arm64 by rig/compile-drivers.sh)
+#          or l2 (the nested guest's kernel of the nested-VMM leg:
+#          tinyconfig + configs/l2.config alone, rig/nested/README)
 #   TARGET what to make in $BUILD/obj/TREE-FLAVOR (default: the kernel image,
 #          bzImage on x86_64)
 # Both trees get the same config for a flavor: tinyconfig + configs/base.config
 # (+ configs/debug.config, configs/bench.config or configs/drivers.config);
 # drivers-arm64 is arm64's tinyconfig + configs/drivers-arm64.config alone
-# (base.config is the x86_64 guest).  The result is checked against the
+# (base.config is the x86_64 guest), l2 tinyconfig + configs/l2.config alone
+# (base.config is L1).  The result is checked against the
 # fragments (on the stock tree, except symbols that only our series defines).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +39,7 @@ release) ;;
 bench) frags+=("$repo/configs/bench.config") ;;
 drivers) frags+=("$repo/configs/drivers.config") ;;
 drivers-nop2p) frags+=("$repo/configs/drivers.config" "$repo/configs/nop2p.config") ;;
+l2) frags=("$repo/configs/l2.config") ;;
 drivers-arm64)
 	frags=("$repo/configs/drivers-arm64.config")
 	arch=arm64 cross=aarch64-linux-gnu- image=Image

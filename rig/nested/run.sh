@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# The nested-VMM prototype (issue 15), opt-in: not part of make check.
-# Builds L2's user space (rig/nested/l2/nested_l2_init.c, gcc -static, as
-# L2's /init in a cpio of its own), takes an L2 kernel, and boots the check
+# The nested-VMM leg (issue 15) alone; make check runs it in its debug
+# check boot (rig/nested/README).
+# Builds L2's user space and L1's QMP client (rig/nested/prep.sh), takes an
+# L2 kernel, and boots the check
 # kernel with the real-VMM leg plus the "nested" collection
 # (rig/nested/guest/nested_l2_p2p_test), which runs Debian's QEMU in the
 # guest (L1) to boot that kernel as L2 with edu and the P2P peer assigned.
 # Run it under rig-lock, as every boot:
 #   rig-lock rig/nested/run.sh [TREE [FLAVOR]]        (default: p2p debug)
 #   L2_KERNEL=BZIMAGE  L2's kernel; default the first that exists of
+#                      $BUILD/obj/stock-l2 (the l2 flavor: configs/l2.config,
+#                      make one with rig/kbuild.sh stock l2), then
 #                      $BUILD/obj/{p2p,stock}-{release,bench}/arch/x86/boot/bzImage
-#                      (a kernel without the debug set: the debug one is
-#                      slow to boot nested; make one with
-#                      rig/kbuild.sh p2p release)
-#   NESTED_TIMEOUT=S   the limit on L2 (default 1200 s)
+#   NESTED_TIMEOUT=S   the limit on L2 (default 600 s)
 #   ONLY=...           default nested:nested_l2_p2p_test; add vmm:qemu_bar_map_test
 #                      for the firmware-only leg in the same boot
 #   BREAK=1            the peer assigned with x-no-mmap=on: the run must fail
@@ -28,31 +28,15 @@ n=$BUILD/nested
 mkdir -p "$n"
 
 if [ -z "${L2_KERNEL:-}" ]; then
-	for k in p2p-release p2p-bench stock-release stock-bench; do
+	for k in stock-l2 p2p-release p2p-bench stock-release stock-bench; do
 		if [ -f "$BUILD/obj/$k/arch/x86/boot/bzImage" ]; then
 			L2_KERNEL=$BUILD/obj/$k/arch/x86/boot/bzImage
 			break
 		fi
 	done
 fi
-[ -f "${L2_KERNEL:-}" ] || { echo "rig: nested: no L2 kernel: set L2_KERNEL, or rig-lock rig/kbuild.sh p2p release" >&2; exit 1; }
-cp "$L2_KERNEL" "$n/bzImage"
-
-gen=$BUILD/tools/gen_init_cpio
-mkdir -p "$(dirname "$gen")"
-if [ ! -x "$gen" ] || [ "$BUILD/src/linux/usr/gen_init_cpio.c" -nt "$gen" ]; then
-	gcc -O2 -o "$gen" "$BUILD/src/linux/usr/gen_init_cpio.c"
-fi
-gcc -static -s -O2 -Wall -Wextra -Werror -o "$n/init" "$repo/rig/nested/l2/nested_l2_init.c"
-cat >"$n/l2.list" <<EOL
-dir /dev 0755 0 0
-nod /dev/console 0600 0 0 c 5 1
-dir /proc 0755 0 0
-dir /sys 0755 0 0
-file /init $n/init 0755 0 0
-EOL
-"$gen" "$n/l2.list" >"$n/l2.cpio"
-echo "rig: nested: L2 kernel $L2_KERNEL ($(stat -c %s "$n/bzImage") bytes), L2 initramfs $(stat -c %s "$n/l2.cpio") bytes"
+[ -f "${L2_KERNEL:-}" ] || { echo "rig: nested: no L2 kernel: set L2_KERNEL, or rig-lock rig/kbuild.sh stock l2" >&2; exit 1; }
+"$repo/rig/nested/prep.sh" "$L2_KERNEL"
 
 export NESTED_L2=$n
 export ONLY=${ONLY:-nested:nested_l2_p2p_test}

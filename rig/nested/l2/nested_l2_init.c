@@ -19,17 +19,36 @@
  *   nested-l2: # ...                     (diagnostics)
  *   nested-l2: host-expect offset=0x.. len=N fnv1a64=0x..  (host file check)
  *   nested-l2: done N FAILED
- * and it powers L2 off at the end.
+ * and it reboots L2 at the end (L2 has no ACPI to power off with; QEMU
+ * runs with -no-reboot, so it exits).
  *
  * The checks:
  *  1. edu answers (liveness register) through L2's BAR0 mmap;
- *  2. P2P: a pattern DMA'd into BAR2 at 1 MiB reads back in L2's view of
+ *  2. P2P: a pattern DMA'd into BAR2 at 13 MiB (clear of the offsets the
+ *     other tests of the check boot write in the same BAR) reads back in L2's view of
  *     BAR2 (zeroed by the CPU before), and in the host's backing file;
  *  3. decode off: with the peer's memory decode off (L2 COMMAND register,
- *     which QEMU forwards to L1's vfio-pci), a DMA to BAR2 + 1 MiB + 64 KiB
+ *     which QEMU forwards to L1's vfio-pci), a DMA to BAR2 + 13 MiB + 64 KiB
  *     does not land: after decode is back on, L2 reads zeroes there, and
  *     the host file reads zeroes there;
- *  4. decode back on: a DMA to BAR2 + 1 MiB + 128 KiB lands again.
+ *  4. decode back on: a DMA to BAR2 + 13 MiB + 128 KiB lands again;
+ *  5. reset: L2 resets the peer through its sysfs reset (the method L2's
+ *     PCI core picks: the secondary bus reset of L2's root port, which
+ *     QEMU turns into a reset of the assigned device in L1).  A DMA
+ *     started and finished within that reset's window (the peer's memory
+ *     off in L2's view: a marker in BAR2 stops reading back; L2's init is
+ *     SCHED_FIFO from then until the DMA is done, so the reset cannot
+ *     finish under it) does not land; after the reset a DMA lands;
+ *  6. unplug: L2 asks L1 to unplug the peer (QMP device_del, which L2's
+ *     pciehp completes) and waits for it to leave L2's sysfs; a DMA to its
+ *     former BAR2 then does not land; L2 asks L1 to plug it back (QMP
+ *     device_add), waits for pciehp to bring it back, and a DMA to its
+ *     BAR2 lands again.
+ * Each DMA that must not land is also announced as
+ *   nested-l2: fault-expect iova=0x.. WHAT
+ * for L1, which looks for a DMAR fault of the edu at that page.  L1's
+ * requests are
+ *   nested-l2: vmm device_del|device_add
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -42,8 +61,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sched.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,9 +88,16 @@
 #define PCI_COMMAND_MEMORY	0x2
 #define PCI_COMMAND_MASTER	0x4
 
-#define OFF_P2P		0x100000ULL
-#define OFF_OFF		0x110000ULL
-#define OFF_ON		0x120000ULL
+#define OFF_P2P		0xd00000ULL
+#define OFF_OFF		0xd10000ULL
+#define OFF_ON		0xd20000ULL
+#define OFF_RST		0xd30000ULL
+#define OFF_RST_ON	0xd40000ULL
+#define OFF_GONE	0xd50000ULL
+#define OFF_PLUG	0xd60000ULL
+/* Where the reset check's marker sits (not a DMA target). */
+#define OFF_MARK	0xdf0000ULL
+#define MARK		0x5a17c3e9U
 
 static int n, failed;
 
@@ -112,7 +140,7 @@ static void finish(void)
 {
 	say("done %d %d", n, failed);
 	sync();
-	reboot(RB_POWER_OFF);
+	reboot(RB_AUTOBOOT);
 	for (;;)
 		pause();
 }
@@ -328,6 +356,12 @@ static void host_expect(uint64_t off, uint32_t seed)
 	    (unsigned long long)off, DMA_LEN, (unsigned long long)fnv1a64(want, DMA_LEN));
 }
 
+/* A DMA to @iova that must fault in L1's IOMMU: L1 looks for the fault. */
+static void fault_expect(uint64_t iova, const char *what)
+{
+	say("fault-expect iova=0x%llx %s", (unsigned long long)iova, what);
+}
+
 /* RAM page (pattern @seed) -> edu buffer -> bus address @dst. */
 static int dma_pattern(void *edu, uint8_t *ram, uint64_t ram_pa, uint64_t dst, uint32_t seed)
 {
@@ -338,6 +372,208 @@ static int dma_pattern(void *edu, uint8_t *ram, uint64_t ram_pa, uint64_t dst, u
 		ram[i] = pattern_byte(i, seed);
 	ret = edu_dma(edu, ram_pa, EDU_BUF_ADDR, DMA_LEN, 0);
 	return ret ? ret : edu_dma(edu, EDU_BUF_ADDR, dst, DMA_LEN, EDU_DMA_TO_BUS);
+}
+
+static int read_attr(const char *bdf, const char *attr, char *buf, size_t len)
+{
+	char path[256];
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	r = read(fd, buf, len - 1);
+	close(fd);
+	if (r < 0)
+		return -errno;
+	buf[r] = 0;
+	if (r && buf[r - 1] == '\n')
+		buf[r - 1] = 0;
+	return 0;
+}
+
+static int set_fifo(int on)
+{
+	struct sched_param sp = { .sched_priority = on ? 50 : 0 };
+
+	return sched_setscheduler(0, on ? SCHED_FIFO : SCHED_OTHER, &sp);
+}
+
+/*
+ * 5. Reset the peer through L2's sysfs reset, in a child, and DMA into
+ * BAR2 + OFF_RST from within the reset's window.  The window is seen from
+ * here as a marker in BAR2 that stops reading back: the reset turned the
+ * memory off (L2's PCI core clears the peer's COMMAND before it resets
+ * the bus, and restores it after).  Once it is seen, this task is
+ * SCHED_FIFO and never sleeps until edu's DMA is done, so the child (which
+ * sleeps within the reset) cannot end the window under it; the marker
+ * still not reading back after the DMA proves it.  The DMA must not land;
+ * after the reset, one must.
+ */
+static void reset_check(const char *shm_bdf, void *edu, uint8_t *ram, uint64_t ram_pa,
+			volatile uint8_t *bar2, uint64_t shm2)
+{
+	volatile uint32_t *mark = (volatile uint32_t *)(bar2 + OFF_MARK);
+	char method[128] = "", path[256];
+	int ret, status = 0, in_window = 0, seen = 0;
+	double t, t_seen = 0, t_done = 0;
+	uint16_t cmd = 0;
+	size_t i;
+	long bad;
+	pid_t pid;
+
+	ret = read_attr(shm_bdf, "reset_method", method, sizeof(method));
+	say("# the peer's reset_method in L2: '%s' (%d)", method, ret);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", shm_bdf);
+	if (access(path, W_OK)) {
+		result(0, "reset: the peer has a sysfs reset in L2 (%s)", strerror(errno));
+		return;
+	}
+	/* The DMA's source, in edu's buffer before the window opens. */
+	for (i = 0; i < DMA_LEN; i++)
+		ram[i] = pattern_byte(i, 0x5eed0004);
+	ret = edu_dma(edu, ram_pa, EDU_BUF_ADDR, DMA_LEN, 0);
+	memset((void *)(bar2 + OFF_RST), 0, DMA_LEN);
+	*mark = MARK;
+	if (ret || *mark != MARK) {
+		result(0, "reset: setup (edu dma %d, marker 0x%08x)", ret, *mark);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		result(0, "reset: fork: %s", strerror(errno));
+		return;
+	}
+	if (!pid) {
+		int fd = open(path, O_WRONLY);
+
+		if (fd < 0 || write(fd, "1", 1) != 1)
+			_exit(errno ? errno : 1);
+		_exit(0);
+	}
+	t = uptime();
+	while (uptime() - t < 120) {
+		if (*mark != MARK) {
+			set_fifo(1);
+			if (*mark == MARK) {
+				set_fifo(0);
+				continue;
+			}
+			seen = 1;
+			t_seen = uptime();
+			edu_w64(edu, EDU_REG_DMA_SRC, EDU_BUF_ADDR);
+			edu_w64(edu, EDU_REG_DMA_DST, shm2 + OFF_RST);
+			edu_w64(edu, EDU_REG_DMA_COUNT, DMA_LEN);
+			edu_w64(edu, EDU_REG_DMA_CMD, EDU_DMA_START | EDU_DMA_TO_BUS);
+			while (edu_r64(edu, EDU_REG_DMA_CMD) & EDU_DMA_START)
+				if (uptime() - t_seen > 30)
+					break;
+			t_done = uptime();
+			in_window = *mark != MARK;
+			set_fifo(0);
+			break;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			pid = 0;
+			break;
+		}
+		usleep(1000);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	command(shm_bdf, 0, 0, &cmd);
+	say("# reset: the child's write to reset: %s; window seen %d (%.3f s after the write began), DMA done %.3f s later, still in the window %d; COMMAND now 0x%04x, marker 0x%08x",
+	    ret ? strerror(ret) : "ok", seen, seen ? t_seen - t : 0.0,
+	    seen ? t_done - t_seen : 0.0, in_window, cmd, *mark);
+	bad = mismatch(bar2 + OFF_RST, DMA_LEN, 0);
+	result(!ret && seen && in_window && bad < 0 && (cmd & PCI_COMMAND_MEMORY) && *mark == MARK,
+	       "reset: a DMA to BAR2 + 0x%llx within the window of L2's reset of the peer does not land (reset %s, window seen %d, DMA done within it %d, first non-zero byte %ld, COMMAND 0x%04x after)",
+	       OFF_RST, ret ? strerror(ret) : "ok", seen, in_window, bad, cmd);
+	fault_expect(shm2 + OFF_RST, "reset");
+	host_expect(OFF_RST, 0);
+
+	ret = dma_pattern(edu, ram, ram_pa, shm2 + OFF_RST_ON, 0x5eed0005);
+	bad = mismatch(bar2 + OFF_RST_ON, DMA_LEN, 0x5eed0005);
+	result(!ret && bad < 0,
+	       "reset: after the reset, a DMA to BAR2 + 0x%llx lands (dma %d, first bad byte %ld)",
+	       OFF_RST_ON, ret, bad);
+	host_expect(OFF_RST_ON, 0x5eed0005);
+}
+
+/* Wait up to @secs for the ivshmem to be (@present) or not be in L2's sysfs. */
+static int wait_peer(int present, char *bdf, int secs)
+{
+	double t = uptime();
+	char b[64];
+
+	while (uptime() - t < secs) {
+		if ((find_dev(SHM_VENDOR, SHM_DEVICE, b) == 0) == present) {
+			if (present)
+				strcpy(bdf, b);
+			return 0;
+		}
+		usleep(100000);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * 6. L1 unplugs the peer (QMP device_del; L2's pciehp ejects it) and plugs
+ * it back (device_add), at L2's request.  While it is gone a DMA to its
+ * former BAR2 must not land; once it is back, one to its BAR2 must.
+ */
+static void unplug_check(char *shm_bdf, void *edu, uint8_t *ram, uint64_t ram_pa,
+			 volatile uint8_t *bar2, uint64_t shm2, uint64_t shm2_size)
+{
+	uint64_t old2 = shm2;
+	double t = uptime();
+	uint16_t cmd;
+	long bad;
+	int ret;
+
+	munmap((void *)bar2, shm2_size);
+	say("vmm device_del");
+	ret = wait_peer(0, shm_bdf, 300);
+	result(!ret, "unplug: the peer left L2 after QMP device_del (%.1f s)", uptime() - t);
+	if (ret)
+		return;
+	ret = dma_pattern(edu, ram, ram_pa, old2 + OFF_GONE, 0x5eed0006);
+	say("# DMA to the unplugged peer's former BAR2 + 0x%llx: edu says %d", OFF_GONE, ret);
+	fault_expect(old2 + OFF_GONE, "unplugged");
+	host_expect(OFF_GONE, 0);
+
+	t = uptime();
+	say("vmm device_add");
+	ret = wait_peer(1, shm_bdf, 180);
+	if (!ret)
+		while (bar_of(shm_bdf, 2, &shm2, &shm2_size) && uptime() - t < 300)
+			usleep(100000);
+	result(!ret && shm2, "unplug: the peer is back in L2 after QMP device_add (%.1f s), %s BAR2 at 0x%llx",
+	       uptime() - t, shm_bdf, (unsigned long long)shm2);
+	if (ret || !shm2)
+		return;
+	unbind(shm_bdf);
+	ret = command(shm_bdf, PCI_COMMAND_MEMORY, 0, &cmd);
+	say("# ivshmem COMMAND 0x%04x after the re-plug (%d)", cmd, ret);
+	bar2 = map_bar(shm_bdf, 2, shm2_size);
+	if (bar2 == MAP_FAILED) {
+		result(0, "unplug: mmap the re-plugged peer's BAR2: %s", strerror(errno));
+		return;
+	}
+	memset((void *)(bar2 + OFF_PLUG), 0, DMA_LEN);
+	ret = dma_pattern(edu, ram, ram_pa, shm2 + OFF_PLUG, 0x5eed0007);
+	bad = mismatch(bar2 + OFF_PLUG, DMA_LEN, 0x5eed0007);
+	result(!ret && bad < 0,
+	       "unplug: after the re-plug, a DMA to BAR2 + 0x%llx lands (dma %d, first bad byte %ld)",
+	       OFF_PLUG, ret, bad);
+	host_expect(OFF_PLUG, 0x5eed0007);
+	bad = mismatch(bar2 + OFF_GONE, DMA_LEN, 0);
+	result(bad < 0 && shm2 == old2,
+	       "unplug: the DMA while the peer was unplugged did not land (BAR2 0x%llx, before 0x%llx; first non-zero byte at + 0x%llx: %ld)",
+	       (unsigned long long)shm2, (unsigned long long)old2, OFF_GONE, bad);
 }
 
 int main(void)
@@ -420,6 +656,7 @@ int main(void)
 	result(bad < 0 && (cmd & PCI_COMMAND_MEMORY),
 	       "decode: a DMA to BAR2 + 0x%llx while the peer's decode is off does not land (first non-zero byte %ld)",
 	       OFF_OFF, bad);
+	fault_expect(shm2 + OFF_OFF, "decode-off");
 	host_expect(OFF_OFF, 0);
 
 	/* 4. Decode back on: DMA lands again. */
@@ -429,6 +666,9 @@ int main(void)
 	       "decode: with decode back on, a DMA to BAR2 + 0x%llx lands (dma %d, first bad byte %ld)",
 	       OFF_ON, ret, bad);
 	host_expect(OFF_ON, 0x5eed0003);
+
+	reset_check(shm_bdf, edu, ram, ram_pa, bar2, shm2);
+	unplug_check(shm_bdf, edu, ram, ram_pa, bar2, shm2, shm2_size);
 	finish();
 	return 0;
 }
