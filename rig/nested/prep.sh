@@ -19,7 +19,8 @@ mkdir -p "$(dirname "$gen")"
 if [ ! -x "$gen" ] || [ "$BUILD/src/linux/usr/gen_init_cpio.c" -nt "$gen" ]; then
 	gcc -O2 -o "$gen" "$BUILD/src/linux/usr/gen_init_cpio.c"
 fi
-gcc -static -s -O2 -Wall -Wextra -Werror -o "$n/init" "$repo/rig/nested/l2/nested_l2_init.c"
+l2=$repo/rig/nested/l2
+gcc -static -s -O2 -Wall -Wextra -Werror -o "$n/init" "$l2/nested_l2_init.c" "$l2/nested_l2_lib.c"
 gcc -static -s -O2 -Wall -Wextra -Werror -o "$n/qmp" "$repo/rig/nested/l1/nested_qmp.c"
 cat >"$n/l2.list" <<EOL
 dir /dev 0755 0 0
