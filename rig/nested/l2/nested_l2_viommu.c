@@ -33,8 +33,8 @@
  * for L1, which finds the same in QEMU's vfio_iommu_map_notify trace.
  *
  * nested.break=1 on L2's command line (L1's BREAK=1) leaves out step 3's
- * MAP_DMA of the window: the P2P landing, the host's check there and the
- * trace's first BAR map must then fail.
+ * MAP_DMA of the window (and so its announcement): the P2P landing, the
+ * window's first UNMAP_DMA and the host's check there must then fail.
  */
 #define _GNU_SOURCE
 #include <errno.h>
