@@ -123,11 +123,13 @@ compat-check: tree selftests
 iommufd-selftest: kernel selftests
 	@ONLY= $(RIG)/guest-run.sh iommu-selftest $(TREE) $(FLAVOR)
 
-# The nested-VMM leg's L2 (rig/nested/README): its kernel, the l2 flavor
-# on the pristine tree (L2 runs none of the series), its /init and L1's
-# QMP client, in $(BUILD)/nested; the check boot runs the leg.
+# The nested-VMM leg's L2 (rig/nested/README): its kernels, the l2 flavor
+# and the vIOMMU variant's l2v, on the pristine tree (L2 runs none of the
+# series), their /init and L1's QMP client, in $(BUILD)/nested; the check
+# boot runs the leg.
 nested: tree
 	@$(RIG)/kbuild.sh stock l2
+	@$(RIG)/kbuild.sh stock l2v
 	@$(RIG)/nested/prep.sh
 
 check: checkpatch docs-check series-check compile-drivers dkms-check kernel selftests nested compat-check iommufd-selftest

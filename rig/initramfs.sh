@@ -13,7 +13,7 @@
 # bios-256k.bin, kvmvapic.bin), at their paths on the host; with
 # NESTED_L2=DIR as well (rig/nested/prep.sh makes DIR), the nested-VMM
 # leg: the kselftest collection "nested" (rig/nested/guest/), DIR's L2
-# kernel, L2 initramfs and QMP client as /nested/, and the option ROM QEMU
+# kernels and initramfs (both variants) and QMP client as /nested/, and the option ROM QEMU
 # boots a -kernel with (linuxboot_dma.bin).
 # Usage: initramfs.sh SRCDIR KSELFTEST_INSTALL_DIR OUT.cpio [EXTRA_TESTS_DIR]
 set -euo pipefail
@@ -33,7 +33,8 @@ qemu_fw="/usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin"
 nested=$repo/rig/nested/guest
 if [ -n "${NESTED_L2:-}" ]; then
 	[ "${VMM_LEG:-}" = 1 ] || { echo "rig: NESTED_L2 needs the real-VMM leg (a check boot)" >&2; exit 1; }
-	for f in "$NESTED_L2/bzImage" "$NESTED_L2/l2.cpio" "$NESTED_L2/qmp"; do
+	for f in "$NESTED_L2/bzImage" "$NESTED_L2/l2.cpio" "$NESTED_L2/bzImage-l2v" \
+		"$NESTED_L2/l2v.cpio" "$NESTED_L2/qmp"; do
 		[ -f "$f" ] || { echo "rig: $f missing (rig/nested/prep.sh makes it)" >&2; exit 1; }
 	done
 	qemu_fw="$qemu_fw /usr/share/qemu/linuxboot_dma.bin"
@@ -95,6 +96,8 @@ fi
 			echo "dir /nested 0755 0 0"
 			echo "file /nested/bzImage $(readlink -f "$NESTED_L2/bzImage") 0644 0 0"
 			echo "file /nested/l2.cpio $(readlink -f "$NESTED_L2/l2.cpio") 0644 0 0"
+			echo "file /nested/bzImage-l2v $(readlink -f "$NESTED_L2/bzImage-l2v") 0644 0 0"
+			echo "file /nested/l2v.cpio $(readlink -f "$NESTED_L2/l2v.cpio") 0644 0 0"
 			echo "file /nested/qmp $(readlink -f "$NESTED_L2/qmp") 0755 0 0"
 		fi
 		echo "file $qemu_bin $qemu_bin 0755 0 0"

@@ -8,8 +8,9 @@
 #          drivers (every vfio driver, only compiled: rig/compile-drivers.sh)
 #          drivers-arm64 (the arm64-only and arm64-native vfio drivers,
 #          cross-compiled for ARCH=arm64 by rig/compile-drivers.sh)
-#          or l2 (the nested guest's kernel of the nested-VMM leg:
+#          l2 (the nested guest's kernel of the nested-VMM leg:
 #          tinyconfig + configs/l2.config alone, rig/nested/README)
+#          or l2v (l2 + configs/l2v.config: the leg's vIOMMU variant)
 #   TARGET what to make in $BUILD/obj/TREE-FLAVOR (default: the kernel image,
 #          bzImage on x86_64)
 # Both trees get the same config for a flavor: tinyconfig + configs/base.config
@@ -40,6 +41,7 @@ bench) frags+=("$repo/configs/bench.config") ;;
 drivers) frags+=("$repo/configs/drivers.config") ;;
 drivers-nop2p) frags+=("$repo/configs/drivers.config" "$repo/configs/nop2p.config") ;;
 l2) frags=("$repo/configs/l2.config") ;;
+l2v) frags=("$repo/configs/l2.config" "$repo/configs/l2v.config") ;;
 drivers-arm64)
 	frags=("$repo/configs/drivers-arm64.config")
 	arch=arm64 cross=aarch64-linux-gnu- image=Image

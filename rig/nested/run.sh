@@ -12,10 +12,15 @@
 #                      $BUILD/obj/stock-l2 (the l2 flavor: configs/l2.config,
 #                      make one with rig/kbuild.sh stock l2), then
 #                      $BUILD/obj/{p2p,stock}-{release,bench}/arch/x86/boot/bzImage
+#   L2V_KERNEL=BZIMAGE the vIOMMU variant's L2 kernel; default
+#                      $BUILD/obj/stock-l2v (the l2v flavor: configs/l2v.config,
+#                      rig/kbuild.sh stock l2v)
 #   NESTED_TIMEOUT=S   the limit on L2 (default 600 s)
-#   ONLY=...           default nested:nested_l2_p2p_test; add vmm:qemu_bar_map_test
+#   ONLY=...           default both variants, nested:nested_l2_p2p_test and
+#                      nested:nested_l2_viommu_test; add vmm:qemu_bar_map_test
 #                      for the firmware-only leg in the same boot
-#   BREAK=1            the peer assigned with x-no-mmap=on: the run must fail
+#   BREAK=1            the peer assigned with x-no-mmap=on (the vIOMMU variant:
+#                      L2 leaves out its MAP_DMA of the BAR): the run must fail
 # Results: $BUILD/run/TREE-FLAVOR-check/ as for any check boot; the
 # nested leg's own files stay in the guest (/tmp/nested-l2), what matters
 # of them is in tests.log.
@@ -36,10 +41,12 @@ if [ -z "${L2_KERNEL:-}" ]; then
 	done
 fi
 [ -f "${L2_KERNEL:-}" ] || { echo "rig: nested: no L2 kernel: set L2_KERNEL, or rig-lock rig/kbuild.sh stock l2" >&2; exit 1; }
-"$repo/rig/nested/prep.sh" "$L2_KERNEL"
+L2V_KERNEL=${L2V_KERNEL:-$BUILD/obj/stock-l2v/arch/x86/boot/bzImage}
+[ -f "$L2V_KERNEL" ] || { echo "rig: nested: no vIOMMU L2 kernel: set L2V_KERNEL, or rig-lock rig/kbuild.sh stock l2v" >&2; exit 1; }
+"$repo/rig/nested/prep.sh" "$L2_KERNEL" "$L2V_KERNEL"
 
 export NESTED_L2=$n
-export ONLY=${ONLY:-nested:nested_l2_p2p_test}
+export ONLY=${ONLY:-nested:nested_l2_p2p_test,nested:nested_l2_viommu_test}
 rc=0
 "$repo/rig/guest-run.sh" check "$tree" "$flavor" || rc=$?
 

@@ -51,10 +51,8 @@
  *   nested-l2: vmm device_del|device_add
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,31 +60,12 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sched.h>
-#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define EDU_VENDOR	0x1234
-#define EDU_DEVICE	0x11e8
-#define SHM_VENDOR	0x1af4
-#define SHM_DEVICE	0x1110
-
-#define EDU_REG_LIVENESS	0x04
-#define EDU_REG_DMA_SRC		0x80
-#define EDU_REG_DMA_DST		0x88
-#define EDU_REG_DMA_COUNT	0x90
-#define EDU_REG_DMA_CMD		0x98
-#define EDU_DMA_START		0x1
-#define EDU_DMA_TO_BUS		0x2	/* edu buffer -> bus address */
-#define EDU_BUF_ADDR		0x40000ULL
-/* QEMU 7.2's edu kills QEMU on a full 4096-byte transfer (rig/guest-run.sh). */
-#define DMA_LEN			4095U
-
-#define PCI_COMMAND		0x04
-#define PCI_COMMAND_MEMORY	0x2
-#define PCI_COMMAND_MASTER	0x4
+#include "nested_l2.h"
 
 #define OFF_P2P		0xd00000ULL
 #define OFF_OFF		0xd10000ULL
@@ -98,128 +77,6 @@
 /* Where the reset check's marker sits (not a DMA target). */
 #define OFF_MARK	0xdf0000ULL
 #define MARK		0x5a17c3e9U
-
-static int n, failed;
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("nested-l2: ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
-static void result(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	n++;
-	if (!ok)
-		failed++;
-	printf("nested-l2: %s ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
-static double uptime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void finish(void)
-{
-	say("done %d %d", n, failed);
-	sync();
-	reboot(RB_AUTOBOOT);
-	for (;;)
-		pause();
-}
-
-static unsigned long sysfs_ulong(const char *dev, const char *attr)
-{
-	char path[256], buf[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", dev, attr);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	return strtoul(buf, NULL, 0);
-}
-
-static int find_dev(unsigned int vendor, unsigned int device, char *bdf)
-{
-	struct dirent *de;
-	DIR *d = opendir("/sys/bus/pci/devices");
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (sysfs_ulong(de->d_name, "vendor") == vendor &&
-		    sysfs_ulong(de->d_name, "device") == device) {
-			strcpy(bdf, de->d_name);
-			closedir(d);
-			return 0;
-		}
-	}
-	closedir(d);
-	return -1;
-}
-
-/* The L2 physical address and size of BAR @bar, from sysfs resource. */
-static int bar_of(const char *bdf, int bar, uint64_t *start, uint64_t *size)
-{
-	char path[256], line[256];
-	unsigned long long s, e, fl;
-	FILE *f;
-	int i;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	for (i = 0; i <= bar; i++)
-		if (!fgets(line, sizeof(line), f)) {
-			fclose(f);
-			return -1;
-		}
-	fclose(f);
-	if (sscanf(line, "%llx %llx %llx", &s, &e, &fl) != 3 || !s)
-		return -1;
-	*start = s;
-	*size = e - s + 1;
-	return 0;
-}
-
-static void unbind(const char *bdf)
-{
-	char path[256];
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return;
-	say("# unbinding %s from its L2 driver", bdf);
-	if (write(fd, bdf, strlen(bdf)) < 0)
-		say("# unbind %s: %s", bdf, strerror(errno));
-	close(fd);
-}
 
 static int cfg_fd(const char *bdf)
 {
@@ -267,66 +124,6 @@ static void *map_bar(const char *bdf, int bar, size_t len)
 	return p;
 }
 
-static void edu_w64(void *bar0, unsigned int reg, uint64_t val)
-{
-	__atomic_store_n((uint64_t *)((char *)bar0 + reg), val, __ATOMIC_RELAXED);
-}
-
-static uint64_t edu_r64(void *bar0, unsigned int reg)
-{
-	return __atomic_load_n((uint64_t *)((char *)bar0 + reg), __ATOMIC_RELAXED);
-}
-
-static int edu_dma(void *bar0, uint64_t src, uint64_t dst, uint32_t len, uint64_t dir)
-{
-	double t = uptime();
-
-	edu_w64(bar0, EDU_REG_DMA_SRC, src);
-	edu_w64(bar0, EDU_REG_DMA_DST, dst);
-	edu_w64(bar0, EDU_REG_DMA_COUNT, len);
-	edu_w64(bar0, EDU_REG_DMA_CMD, EDU_DMA_START | dir);
-	/* The engine runs off a 100 ms timer of L0's QEMU; L2 is slow. */
-	while (edu_r64(bar0, EDU_REG_DMA_CMD) & EDU_DMA_START) {
-		if (uptime() - t > 60)
-			return -ETIMEDOUT;
-		usleep(5000);
-	}
-	return 0;
-}
-
-static uint8_t pattern_byte(size_t i, uint32_t seed)
-{
-	uint32_t x = seed ^ (uint32_t)(i * 2654435761U);
-
-	x ^= x >> 15;
-	x *= 0x2c1b3c6dU;
-	x ^= x >> 12;
-	return x & 0xff;
-}
-
-static uint64_t fnv1a64(const volatile uint8_t *p, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/* The first byte of @p that is not the pattern of @seed (0: zeroes), or -1. */
-static long mismatch(const volatile uint8_t *p, size_t len, uint32_t seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != (seed ? pattern_byte(i, seed) : 0))
-			return (long)i;
-	return -1;
-}
-
 /* The physical address of the locked page at @va. */
 static uint64_t phys_of(void *va)
 {
@@ -342,36 +139,6 @@ static uint64_t phys_of(void *va)
 	if (!(ent >> 63) || !(ent & ((1ULL << 55) - 1)))
 		return 0;
 	return (ent & ((1ULL << 55) - 1)) * ps + ((uintptr_t)va % ps);
-}
-
-/* What the host's backing file must hold at @off: the pattern of @seed, or zeroes. */
-static void host_expect(uint64_t off, uint32_t seed)
-{
-	static uint8_t want[DMA_LEN];
-	size_t i;
-
-	for (i = 0; i < DMA_LEN; i++)
-		want[i] = seed ? pattern_byte(i, seed) : 0;
-	say("host-expect offset=0x%llx len=%u fnv1a64=0x%016llx",
-	    (unsigned long long)off, DMA_LEN, (unsigned long long)fnv1a64(want, DMA_LEN));
-}
-
-/* A DMA to @iova that must fault in L1's IOMMU: L1 looks for the fault. */
-static void fault_expect(uint64_t iova, const char *what)
-{
-	say("fault-expect iova=0x%llx %s", (unsigned long long)iova, what);
-}
-
-/* RAM page (pattern @seed) -> edu buffer -> bus address @dst. */
-static int dma_pattern(void *edu, uint8_t *ram, uint64_t ram_pa, uint64_t dst, uint32_t seed)
-{
-	size_t i;
-	int ret;
-
-	for (i = 0; i < DMA_LEN; i++)
-		ram[i] = pattern_byte(i, seed);
-	ret = edu_dma(edu, ram_pa, EDU_BUF_ADDR, DMA_LEN, 0);
-	return ret ? ret : edu_dma(edu, EDU_BUF_ADDR, dst, DMA_LEN, EDU_DMA_TO_BUS);
 }
 
 static int read_attr(const char *bdf, const char *attr, char *buf, size_t len)
